@@ -1,0 +1,120 @@
+/**
+ * Caller side of the sync-over-async bridge. SQLite calls the VFS
+ * synchronously; {@linkcode Bridge.call} posts a batch of S3 operations to
+ * the I/O worker and blocks in `Atomics.wait` (with a timeout, so a dead
+ * worker cannot hang the caller) until the worker has written the response
+ * into a SharedArrayBuffer.
+ *
+ * @module
+ */
+
+import { S3Error, VfsError } from "./errors.ts";
+import {
+  type BridgeMeta,
+  type BridgeOp,
+  type BridgeResult,
+  type BridgeStats,
+  CTRL_NEEDED,
+  CTRL_SEQ,
+  CTRL_STATE,
+  STATE_DONE,
+  STATE_NEED_SPACE,
+  STATE_PENDING,
+  type ToWorker,
+  type WorkerInit,
+} from "./bridge_protocol.ts";
+
+/** A result with its payload resolved to bytes. */
+export interface OpResult extends BridgeResult {
+  /** GET payload (a copy, owned by the caller). */
+  data?: Uint8Array;
+}
+
+/** Turns a failed result into the S3Error it carries. */
+export function resultError(r: BridgeResult): S3Error {
+  return new S3Error(
+    r.error ?? { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
+  );
+}
+
+/** The caller side: owns the worker and the shared buffers. */
+export class Bridge {
+  #worker: Worker;
+  #ctrl = new Int32Array(new SharedArrayBuffer(16));
+  #data = new SharedArrayBuffer(1 << 20);
+  #seq = 0;
+  #timeoutMs: number;
+  #closed = false;
+  /** Called with each call's accounting and the ms spent waiting. */
+  onStats?: (stats: BridgeStats, waitedMs: number) => void;
+
+  /** Starts the worker; `timeoutMs` bounds one whole call. */
+  constructor(init: WorkerInit, timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#worker = new Worker(new URL("./io_worker.ts", import.meta.url), { type: "module" });
+    this.#post(init);
+  }
+
+  #post(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Runs the phases (each phase's operations concurrently, phases in order)
+   * and returns the results per phase. Throws VfsError when the worker does
+   * not answer in time or the bridge is closed; S3 failures are results.
+   */
+  call(phases: BridgeOp[][]): OpResult[][] {
+    if (this.#closed) throw new VfsError("S3VFS is closed", { sqliteCode: 10 });
+    const started = performance.now();
+    const seq = ++this.#seq;
+    const ctrl = this.#ctrl;
+    Atomics.store(ctrl, CTRL_STATE, STATE_PENDING);
+    Atomics.store(ctrl, CTRL_SEQ, seq);
+    this.#post({ type: "call", seq, phases, ctrl: ctrl.buffer as SharedArrayBuffer, data: this.#data });
+    const deadline = started + this.#timeoutMs;
+    while (true) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        Atomics.store(ctrl, CTRL_SEQ, 0); // late answers are dropped by the worker
+        throw new VfsError(`S3 I/O did not finish within ${this.#timeoutMs} ms`, { sqliteCode: 10 });
+      }
+      Atomics.wait(ctrl, CTRL_STATE, STATE_PENDING, left);
+      const state = Atomics.load(ctrl, CTRL_STATE);
+      if (state === STATE_NEED_SPACE) {
+        const needed = Atomics.load(ctrl, CTRL_NEEDED);
+        this.#data = new SharedArrayBuffer(Math.max(needed, this.#data.byteLength * 2));
+        Atomics.store(ctrl, CTRL_STATE, STATE_PENDING);
+        this.#post({ type: "collect", seq, data: this.#data });
+        continue;
+      }
+      if (state === STATE_DONE) break;
+    }
+    const view = new DataView(this.#data);
+    const metaLen = view.getUint32(0, true);
+    const bytes = new Uint8Array(this.#data);
+    const meta = JSON.parse(new TextDecoder().decode(bytes.slice(4, 4 + metaLen))) as BridgeMeta;
+    const base = 4 + metaLen;
+    const out = meta.results.map((phase) =>
+      phase.map((r): OpResult =>
+        r.offset !== undefined && r.length !== undefined
+          ? { ...r, data: bytes.slice(base + r.offset, base + r.offset + r.length) }
+          : r
+      )
+    );
+    this.onStats?.(meta.stats, performance.now() - started);
+    return out;
+  }
+
+  /** Stops the worker. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#worker.terminate();
+  }
+}

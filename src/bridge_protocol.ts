@@ -1,0 +1,118 @@
+/**
+ * Messages and shared-memory layout between the caller side of the bridge
+ * (src/bridge.ts, on SQLite's thread) and the I/O worker (src/io_worker.ts).
+ * A leaf module of types and constants.
+ *
+ * A call is a list of phases run one after another; the operations of one
+ * phase run concurrently (bounded). A failed operation stops later phases, so
+ * "flush these blocks, then block 0" is one round trip that never writes
+ * block 0 after a failure.
+ *
+ * Response layout in the data SharedArrayBuffer:
+ * `[u32 metaLength][meta JSON (UTF-8)][payload bytes]`; each result's
+ * `offset`/`length` point into the payload. Control words (Int32Array):
+ * `[STATE, NEEDED, SEQ]`.
+ *
+ * @module
+ */
+
+import type { S3ErrorInit } from "./errors.ts";
+import type { RequestKind } from "./s3/client.ts";
+
+/** Control word: state of the current call. */
+export const CTRL_STATE = 0;
+/** Control word: bytes the response needs when STATE is NEED_SPACE. */
+export const CTRL_NEEDED = 1;
+/** Control word: sequence number of the call the caller is waiting for. */
+export const CTRL_SEQ = 2;
+/** Waiting for the worker. */
+export const STATE_PENDING = 0;
+/** Response written. */
+export const STATE_DONE = 1;
+/** Response does not fit: caller must send a bigger buffer (`collect`). */
+export const STATE_NEED_SPACE = 2;
+
+/** One operation on an object, addressed by key in the VFS's bucket. */
+export type BridgeOp =
+  | { op: "get"; key: string; ifNoneMatch?: string }
+  | { op: "put"; key: string; data: Uint8Array }
+  | { op: "delete"; key: string }
+  | { op: "deleteMany"; keys: string[] }
+  | { op: "stat"; prefix: string };
+
+/** What one operation produced. */
+export interface BridgeResult {
+  /** "ok", "absent" (GET of a missing object), "not-modified" (304) or "error". */
+  status: "ok" | "absent" | "not-modified" | "error";
+  /** ETag of the object read or written. */
+  etag?: string;
+  /** Payload offset (GET). */
+  offset?: number;
+  /** Payload length (GET). */
+  length?: number;
+  /** `stat`: number of block objects under the prefix. */
+  count?: number;
+  /** `stat`: sum of their sizes. */
+  size?: number;
+  /** `stat`: the highest block index + 1 (count when contiguous). */
+  end?: number;
+  /** The failure, when status is "error". */
+  error?: S3ErrorInit;
+  /** Set when a phase was skipped because an earlier one failed. */
+  skipped?: boolean;
+}
+
+/** Per-call accounting returned with every response. */
+export interface BridgeStats {
+  /** Requests by kind. */
+  requests: Partial<Record<RequestKind, number>>;
+  /** Response body bytes. */
+  bytesIn: number;
+  /** Request body bytes. */
+  bytesOut: number;
+  /** Requests that needed more than one attempt. */
+  retried: number;
+}
+
+/** Metadata part of a response. */
+export interface BridgeMeta {
+  /** Results per phase, per operation. */
+  results: BridgeResult[][];
+  /** Accounting for this call. */
+  stats: BridgeStats;
+}
+
+/** Settings the worker needs to build its S3 client. */
+export interface WorkerInit {
+  /** Message type. */
+  type: "init";
+  /** Endpoint URL. */
+  endpoint: string;
+  /** Region. */
+  region: string;
+  /** Credentials. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Path-style URLs. */
+  forcePathStyle: boolean;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  /** Attempts per request. */
+  maxAttempts: number;
+  /** Bucket. */
+  bucket: string;
+  /** Requests in flight per phase. */
+  concurrency: number;
+}
+
+/** Caller -> worker messages. */
+export type ToWorker =
+  | WorkerInit
+  | {
+    type: "call";
+    seq: number;
+    phases: BridgeOp[][];
+    ctrl: SharedArrayBuffer;
+    data: SharedArrayBuffer;
+  }
+  | { type: "collect"; seq: number; data: SharedArrayBuffer }
+  | { type: "close" };

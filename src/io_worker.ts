@@ -1,0 +1,161 @@
+/// <reference lib="deno.worker" />
+/**
+ * Worker side of the bridge: runs the S3 requests of a call, many in flight,
+ * and writes the response into shared memory for the caller blocked in
+ * Atomics.wait. Never blocks itself (so terminate() always works).
+ *
+ * @module
+ */
+
+import { S3Error } from "./errors.ts";
+import { blockIndexOf } from "./blocks.ts";
+import { S3Client } from "./s3/client.ts";
+import { mapLimit } from "./s3/retry.ts";
+import {
+  type BridgeMeta,
+  type BridgeOp,
+  type BridgeResult,
+  type BridgeStats,
+  CTRL_NEEDED,
+  CTRL_SEQ,
+  CTRL_STATE,
+  STATE_DONE,
+  STATE_NEED_SPACE,
+  type ToWorker,
+  type WorkerInit,
+} from "./bridge_protocol.ts";
+
+let client: S3Client | undefined;
+let init: WorkerInit | undefined;
+let stats: BridgeStats = newStats();
+const pending = new Map<number, { ctrl: Int32Array; meta: Uint8Array; payload: Uint8Array[] }>();
+
+function newStats(): BridgeStats {
+  return { requests: {}, bytesIn: 0, bytesOut: 0, retried: 0 };
+}
+
+async function runOp(op: BridgeOp, payload: Uint8Array[], offset: { n: number }): Promise<BridgeResult> {
+  const c = client!;
+  const bucket = init!.bucket;
+  switch (op.op) {
+    case "get": {
+      const r = await c.get(bucket, op.key, { ifNoneMatch: op.ifNoneMatch });
+      if (r.status !== "ok") return { status: r.status, etag: r.status === "not-modified" ? r.etag : undefined };
+      payload.push(r.body);
+      const at = offset.n;
+      offset.n += r.body.length;
+      return { status: "ok", etag: r.etag, offset: at, length: r.body.length };
+    }
+    case "put":
+      return { status: "ok", etag: (await c.put(bucket, op.key, op.data)).etag };
+    case "delete":
+      await c.delete(bucket, op.key);
+      return { status: "ok" };
+    case "deleteMany":
+      await c.deleteMany(bucket, op.keys, init!.concurrency);
+      return { status: "ok" };
+    case "stat": {
+      let count = 0, size = 0, end = 0;
+      for await (const e of c.list(bucket, { prefix: op.prefix + "/" })) {
+        const index = blockIndexOf(op.prefix, e.key);
+        if (index === undefined) continue;
+        count++;
+        size += e.size;
+        end = Math.max(end, index + 1);
+      }
+      return { status: "ok", count, size, end };
+    }
+  }
+}
+
+async function runCall(phases: BridgeOp[][]): Promise<{ results: BridgeResult[][]; payload: Uint8Array[] }> {
+  const payload: Uint8Array[] = [];
+  const offset = { n: 0 };
+  const results: BridgeResult[][] = [];
+  let failed = false;
+  for (const phase of phases) {
+    if (failed) {
+      results.push(phase.map(() => ({ status: "error", skipped: true })));
+      continue;
+    }
+    const out = await mapLimit(phase, init!.concurrency, async (op) => {
+      try {
+        return await runOp(op, payload, offset);
+      } catch (err) {
+        failed = true;
+        const e = err instanceof S3Error ? err.toJSON() : {
+          status: 0,
+          code: "WorkerError",
+          message: err instanceof Error ? err.message : String(err),
+          method: op.op.toUpperCase(),
+          key: "key" in op ? op.key : undefined,
+        };
+        return { status: "error", error: e } as BridgeResult;
+      }
+    });
+    results.push(out);
+  }
+  return { results, payload };
+}
+
+function deliver(seq: number, ctrl: Int32Array, data: SharedArrayBuffer, meta: Uint8Array, payload: Uint8Array[]): void {
+  if (Atomics.load(ctrl, CTRL_SEQ) !== seq) return; // the caller gave up on this call
+  const total = 4 + meta.length + payload.reduce((n, p) => n + p.length, 0);
+  if (total > data.byteLength) {
+    pending.set(seq, { ctrl, meta, payload });
+    Atomics.store(ctrl, CTRL_NEEDED, total);
+    Atomics.store(ctrl, CTRL_STATE, STATE_NEED_SPACE);
+    Atomics.notify(ctrl, CTRL_STATE);
+    return;
+  }
+  const bytes = new Uint8Array(data);
+  new DataView(data).setUint32(0, meta.length, true);
+  bytes.set(meta, 4);
+  let at = 4 + meta.length;
+  for (const p of payload) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  Atomics.store(ctrl, CTRL_STATE, STATE_DONE);
+  Atomics.notify(ctrl, CTRL_STATE);
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case "init":
+      init = msg;
+      client = new S3Client({
+        endpoint: msg.endpoint,
+        region: msg.region,
+        credentials: msg.credentials,
+        forcePathStyle: msg.forcePathStyle,
+        timeoutMs: msg.timeoutMs,
+        maxAttempts: msg.maxAttempts,
+        onRequest: (e) => {
+          stats.requests[e.kind] = (stats.requests[e.kind] ?? 0) + 1;
+          stats.bytesIn += e.bytesIn;
+          stats.bytesOut += e.bytesOut;
+          if (e.attempts > 1) stats.retried++;
+        },
+      });
+      return;
+    case "call": {
+      const ctrl = new Int32Array(msg.ctrl);
+      const { results, payload } = await runCall(msg.phases);
+      const meta: BridgeMeta = { results, stats };
+      stats = newStats();
+      deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
+      return;
+    }
+    case "collect": {
+      const p = pending.get(msg.seq);
+      pending.delete(msg.seq);
+      if (p) deliver(msg.seq, p.ctrl, msg.data, p.meta, p.payload);
+      return;
+    }
+    case "close":
+      self.close();
+      return;
+  }
+};

@@ -1,0 +1,641 @@
+/**
+ * A small S3 client on `aws4fetch` (SigV4, service `s3`): object GET (whole,
+ * ranged, conditional), HEAD, PUT (conditional), DELETE, DeleteObjects,
+ * ListObjectsV2 and multipart upload, with retries and per-attempt timeouts.
+ *
+ * @module
+ */
+
+import { AwsClient } from "aws4fetch";
+import { createHash } from "node:crypto";
+import { S3Error } from "../errors.ts";
+import { type ResolvedS3Config, resolveS3Config, type S3ConnectionOptions } from "./config.ts";
+import { type AttemptOutcome, backoffDelay, mapLimit, shouldRetry } from "./retry.ts";
+import { escapeXmlText, xmlElements, xmlText } from "./xml.ts";
+
+/** Kinds of request, as counted by {@linkcode RequestEvent}. */
+export type RequestKind =
+  | "GET"
+  | "GET_COND"
+  | "HEAD"
+  | "PUT"
+  | "DELETE"
+  | "DELETE_MANY"
+  | "LIST"
+  | "MULTIPART"
+  | "BUCKET";
+
+/** Reported after every request (once, whatever the number of attempts). */
+export interface RequestEvent {
+  /** What the request was. */
+  kind: RequestKind;
+  /** Final HTTP status (0 when none arrived). */
+  status: number;
+  /** Body bytes received. */
+  bytesIn: number;
+  /** Body bytes sent. */
+  bytesOut: number;
+  /** Attempts made. */
+  attempts: number;
+  /** Wall time in ms including retries. */
+  ms: number;
+}
+
+/** Options of {@linkcode S3Client}. */
+export interface S3ClientOptions extends S3ConnectionOptions {
+  /** Called after every request, for accounting. */
+  onRequest?: (event: RequestEvent) => void;
+  /** The fetch to use (tests may stub it). Default: global fetch. */
+  fetch?: typeof fetch;
+  /** Base and cap of the retry backoff, in ms (default 100 and 5000). */
+  retryDelayMs?: { base: number; max: number };
+}
+
+/** Result of {@linkcode S3Client.get}. */
+export type GetResult =
+  | {
+    status: "ok";
+    /** The object's bytes (or the requested range). */
+    body: Uint8Array;
+    /** ETag, quotes included. */
+    etag: string;
+    /** Total object size (from Content-Range for ranged reads). */
+    size: number;
+  }
+  | { status: "absent" }
+  | { status: "not-modified"; etag: string };
+
+/** Options of {@linkcode S3Client.get}. */
+export interface GetOptions {
+  /** Byte range: first byte and length. A range past the end returns what exists. */
+  range?: { offset: number; length: number };
+  /** ETag: answer `not-modified` if the object still has it. */
+  ifNoneMatch?: string;
+  /** Abort signal. */
+  signal?: AbortSignal;
+}
+
+/** Result of {@linkcode S3Client.head}. */
+export interface HeadResult {
+  /** ETag, quotes included. */
+  etag: string;
+  /** Object size in bytes. */
+  size: number;
+  /** Last-Modified, when sent. */
+  lastModified?: Date;
+}
+
+/** Options of {@linkcode S3Client.put}. */
+export interface PutOptions {
+  /** Write only if the current ETag is this one (412 otherwise). */
+  ifMatch?: string;
+  /** `"*"`: write only if the object does not exist (412 otherwise). */
+  ifNoneMatch?: string;
+  /** Content-Type header. */
+  contentType?: string;
+  /** Abort signal. */
+  signal?: AbortSignal;
+}
+
+/** One object of a listing. */
+export interface ListEntry {
+  /** Full key. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** ETag, quotes included. */
+  etag: string;
+  /** Last modification time. */
+  lastModified: Date;
+}
+
+/** Options of {@linkcode S3Client.list}. */
+export interface ListOptions {
+  /** Only keys starting with this. */
+  prefix?: string;
+  /** Only keys sorting after this one. */
+  startAfter?: string;
+  /** Keys per page (1..1000, default 1000). */
+  pageSize?: number;
+}
+
+/** One finished part of a multipart upload. */
+export interface CompletedPart {
+  /** 1-based part number. */
+  partNumber: number;
+  /** ETag returned by UploadPart. */
+  etag: string;
+}
+
+interface Call {
+  kind: RequestKind;
+  method: string;
+  bucket?: string;
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  idempotent: boolean;
+  /** Statuses that are answers, not errors. */
+  accept?: number[];
+  signal?: AbortSignal;
+}
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+const textDecoder = new TextDecoder();
+
+/** Error codes for answers without an S3 error body. */
+const FALLBACK_CODES: Record<number, string> = {
+  301: "PermanentRedirect",
+  400: "BadRequest",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  412: "PreconditionFailed",
+  416: "InvalidRange",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+};
+
+/** Encodes an object key for a URL path, keeping `/`. */
+export function encodeKey(key: string): string {
+  return key.split("/").map((s) =>
+    encodeURIComponent(s).replace(
+      /[!'()*]/g,
+      (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
+    )
+  ).join("/");
+}
+
+/**
+ * S3 over `aws4fetch`. Every method makes real requests; failures are
+ * {@linkcode S3Error}s; absent objects and 304s are results, not errors.
+ *
+ * @example Put and get
+ * ```ts ignore
+ * import { S3Client } from "@s3vfs/sqlite";
+ * const s3 = new S3Client({ endpoint: "http://127.0.0.1:9000", region: "us-east-1" });
+ * await s3.put("bucket", "hello.txt", new TextEncoder().encode("hi"));
+ * const got = await s3.get("bucket", "hello.txt");
+ * if (got.status === "ok") console.log(new TextDecoder().decode(got.body));
+ * ```
+ */
+export class S3Client {
+  /** The resolved settings (credentials included: never log this). */
+  readonly config: ResolvedS3Config;
+  #aws: AwsClient;
+  #fetch: typeof fetch;
+  #onRequest?: (event: RequestEvent) => void;
+  #retryBase: number;
+  #retryMax: number;
+
+  /** Resolves options against the environment (see {@linkcode S3ConnectionOptions}). */
+  constructor(options: S3ClientOptions = {}) {
+    this.config = resolveS3Config(options);
+    const c = this.config.credentials;
+    this.#aws = new AwsClient({
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: c.secretAccessKey,
+      sessionToken: c.sessionToken,
+      service: "s3",
+      region: this.config.region,
+      retries: 0,
+    });
+    this.#fetch = options.fetch ?? fetch;
+    this.#onRequest = options.onRequest;
+    this.#retryBase = options.retryDelayMs?.base ?? 100;
+    this.#retryMax = options.retryDelayMs?.max ?? 5000;
+  }
+
+  /** The URL of a bucket or object. */
+  url(bucket: string, key?: string, query?: Record<string, string>): string {
+    const base = new URL(this.config.endpoint);
+    let path: string;
+    if (this.config.forcePathStyle) {
+      path = `${base.pathname.replace(/\/$/, "")}/${bucket}${
+        key !== undefined ? "/" + encodeKey(key) : ""
+      }`;
+    } else {
+      if (bucket) base.hostname = `${bucket}.${base.hostname}`;
+      path = `${base.pathname.replace(/\/$/, "")}/${key !== undefined ? encodeKey(key) : ""}`;
+    }
+    const qs = query
+      ? "?" +
+        Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .join("&")
+      : "";
+    return `${base.protocol}//${base.host}${path}${qs}`;
+  }
+
+  /** GET an object, a byte range, or only if changed (`ifNoneMatch`). */
+  async get(bucket: string, key: string, options: GetOptions = {}): Promise<GetResult> {
+    const headers: Record<string, string> = {};
+    if (options.range) {
+      const { offset, length } = options.range;
+      if (!(offset >= 0) || !(length > 0)) throw new RangeError(`bad range ${offset}+${length}`);
+      headers["range"] = `bytes=${offset}-${offset + length - 1}`;
+    }
+    if (options.ifNoneMatch) headers["if-none-match"] = options.ifNoneMatch;
+    const r = await this.#call({
+      kind: options.ifNoneMatch ? "GET_COND" : "GET",
+      method: "GET",
+      bucket,
+      key,
+      headers,
+      idempotent: true,
+      accept: [304, 404, 416],
+      signal: options.signal,
+    });
+    if (r.status === 304) {
+      return { status: "not-modified", etag: r.headers.get("etag") ?? options.ifNoneMatch! };
+    }
+    if (r.status === 404) {
+      const code = xmlText(textDecoder.decode(r.body), "Code");
+      if (code && code !== "NoSuchKey") throw this.#error("GET", bucket, key, r);
+      return { status: "absent" };
+    }
+    const etag = r.headers.get("etag") ?? "";
+    if (r.status === 416) {
+      // The range starts at or past the end. S3 sends `Content-Range: bytes */<size>`;
+      // MinIO sends no Content-Range but <ActualObjectSize> in the error body.
+      const m = /\/(\d+)\s*$/.exec(r.headers.get("content-range") ?? "");
+      const actual = xmlText(textDecoder.decode(r.body), "ActualObjectSize");
+      const size = m ? Number(m[1]) : actual !== undefined ? Number(actual) : options.range!.offset;
+      return { status: "ok", body: new Uint8Array(0), etag, size };
+    }
+    const size = r.status === 206 ? this.#rangeTotal(r) : r.body.length;
+    return { status: "ok", body: r.body, etag, size };
+  }
+
+  #rangeTotal(r: Reply): number {
+    const m = /\/(\d+)\s*$/.exec(r.headers.get("content-range") ?? "");
+    return m ? Number(m[1]) : r.body.length;
+  }
+
+  /** HEAD an object: its ETag and size, or null when absent. */
+  async head(bucket: string, key: string): Promise<HeadResult | null> {
+    const r = await this.#call({
+      kind: "HEAD",
+      method: "HEAD",
+      bucket,
+      key,
+      idempotent: true,
+      accept: [404],
+    });
+    if (r.status === 404) {
+      // HEAD answers have no body; MinIO names the error in a header, S3 does not.
+      const code = r.headers.get("x-minio-error-code");
+      if (code && code !== "NoSuchKey") throw this.#error("HEAD", bucket, key, r);
+      return null;
+    }
+    const lm = r.headers.get("last-modified");
+    return {
+      etag: r.headers.get("etag") ?? "",
+      size: Number(r.headers.get("content-length") ?? 0),
+      lastModified: lm ? new Date(lm) : undefined,
+    };
+  }
+
+  /**
+   * PUT an object. With `ifMatch` / `ifNoneMatch` a failed condition throws an
+   * {@linkcode S3Error} whose `isPreconditionFailed` is true (412, or 409
+   * ConditionalRequestConflict).
+   */
+  async put(
+    bucket: string,
+    key: string,
+    body: Uint8Array,
+    options: PutOptions = {},
+  ): Promise<{ etag: string }> {
+    const headers: Record<string, string> = {};
+    if (options.ifMatch) headers["if-match"] = options.ifMatch;
+    if (options.ifNoneMatch) headers["if-none-match"] = options.ifNoneMatch;
+    if (options.contentType) headers["content-type"] = options.contentType;
+    const conditional = !!(options.ifMatch || options.ifNoneMatch);
+    const r = await this.#call({
+      kind: "PUT",
+      method: "PUT",
+      bucket,
+      key,
+      headers,
+      body,
+      idempotent: !conditional,
+      signal: options.signal,
+    });
+    return { etag: r.headers.get("etag") ?? "" };
+  }
+
+  /** DELETE one object (absent is fine). `ifMatch` makes it conditional. */
+  async delete(bucket: string, key: string, options: { ifMatch?: string } = {}): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (options.ifMatch) headers["if-match"] = options.ifMatch;
+    await this.#call({
+      kind: "DELETE",
+      method: "DELETE",
+      bucket,
+      key,
+      headers,
+      idempotent: !options.ifMatch,
+      accept: [404],
+    });
+  }
+
+  /**
+   * DeleteObjects in batches of at most 1,000 keys (with Content-MD5), the
+   * batches `concurrency` at a time. Throws the first per-key error.
+   * Returns the number of keys deleted.
+   */
+  async deleteMany(bucket: string, keys: readonly string[], concurrency = 4): Promise<number> {
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
+    let deleted = 0;
+    await mapLimit(batches, Math.max(1, Math.floor(concurrency)), async (batch) => {
+      const xml = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${
+        batch.map((k) => `<Object><Key>${escapeXmlText(k)}</Key></Object>`).join("")
+      }</Delete>`;
+      const body = new TextEncoder().encode(xml);
+      const md5 = createHash("md5").update(body).digest("base64");
+      const r = await this.#call({
+        kind: "DELETE_MANY",
+        method: "POST",
+        bucket,
+        query: { delete: "" },
+        headers: { "content-md5": md5, "content-type": "application/xml" },
+        body,
+        idempotent: true,
+      });
+      const text = textDecoder.decode(r.body);
+      const errors = xmlElements(text, "Error");
+      if (errors.length) {
+        const e = errors[0];
+        throw new S3Error({
+          status: r.status,
+          code: xmlText(e, "Code") ?? "DeleteError",
+          message: `${
+            xmlText(e, "Message") ?? ""
+          } (${errors.length} of ${batch.length} keys failed)`,
+          method: "POST ?delete",
+          bucket,
+          key: xmlText(e, "Key"),
+          requestId: r.headers.get("x-amz-request-id") ?? undefined,
+        });
+      }
+      deleted += batch.length;
+    });
+    return deleted;
+  }
+
+  /** ListObjectsV2 over every page, as an async iterator of entries in key order. */
+  async *list(
+    bucket: string,
+    options: ListOptions = {},
+  ): AsyncGenerator<ListEntry, void, undefined> {
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { "list-type": "2" };
+      if (options.prefix) query["prefix"] = options.prefix;
+      if (options.startAfter && !token) query["start-after"] = options.startAfter;
+      if (options.pageSize) query["max-keys"] = String(options.pageSize);
+      if (token) query["continuation-token"] = token;
+      const r = await this.#call({ kind: "LIST", method: "GET", bucket, query, idempotent: true });
+      const text = textDecoder.decode(r.body);
+      for (const c of xmlElements(text, "Contents")) {
+        yield {
+          key: xmlText(c, "Key") ?? "",
+          size: Number(xmlText(c, "Size") ?? 0),
+          etag: xmlText(c, "ETag") ?? "",
+          lastModified: new Date(xmlText(c, "LastModified") ?? 0),
+        };
+      }
+      token = xmlText(text, "IsTruncated") === "true"
+        ? xmlText(text, "NextContinuationToken")
+        : undefined;
+    } while (token);
+  }
+
+  /** Starts a multipart upload; returns its upload id. */
+  async createMultipartUpload(bucket: string, key: string, contentType?: string): Promise<string> {
+    const r = await this.#call({
+      kind: "MULTIPART",
+      method: "POST",
+      bucket,
+      key,
+      query: { uploads: "" },
+      headers: contentType ? { "content-type": contentType } : {},
+      idempotent: false,
+    });
+    const id = xmlText(textDecoder.decode(r.body), "UploadId");
+    if (!id) throw this.#error("POST ?uploads", bucket, key, r, "no UploadId in response");
+    return id;
+  }
+
+  /** Uploads one part (>= 5 MiB except the last); returns its ETag. */
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+  ): Promise<CompletedPart> {
+    const r = await this.#call({
+      kind: "MULTIPART",
+      method: "PUT",
+      bucket,
+      key,
+      query: { partNumber: String(partNumber), uploadId },
+      body,
+      idempotent: true,
+    });
+    return { partNumber, etag: r.headers.get("etag") ?? "" };
+  }
+
+  /** Completes a multipart upload from its parts; returns the object's ETag. */
+  async completeMultipartUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    parts: readonly CompletedPart[],
+  ): Promise<{ etag: string }> {
+    const xml = `<CompleteMultipartUpload>${
+      [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) =>
+        `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXmlText(p.etag)}</ETag></Part>`
+      ).join("")
+    }</CompleteMultipartUpload>`;
+    const r = await this.#call({
+      kind: "MULTIPART",
+      method: "POST",
+      bucket,
+      key,
+      query: { uploadId },
+      headers: { "content-type": "application/xml" },
+      body: new TextEncoder().encode(xml),
+      idempotent: false,
+    });
+    const text = textDecoder.decode(r.body);
+    // S3 may answer 200 with an <Error> body when completion fails late.
+    if (xmlElements(text, "Error").length) throw this.#error("POST ?uploadId", bucket, key, r);
+    return { etag: xmlText(text, "ETag") ?? "" };
+  }
+
+  /** Aborts a multipart upload (its parts are discarded). */
+  async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    await this.#call({
+      kind: "MULTIPART",
+      method: "DELETE",
+      bucket,
+      key,
+      query: { uploadId },
+      idempotent: true,
+      accept: [404],
+    });
+  }
+
+  /** Creates a bucket (already owning it is fine; a bucket owned by someone else is an error). */
+  async createBucket(bucket: string): Promise<void> {
+    const r = await this.#call({
+      kind: "BUCKET",
+      method: "PUT",
+      bucket,
+      idempotent: true,
+      accept: [409],
+    });
+    if (r.status === 409) {
+      const code = xmlText(textDecoder.decode(r.body), "Code");
+      if (code !== "BucketAlreadyOwnedByYou") throw this.#error("PUT", bucket, undefined, r);
+    }
+  }
+
+  /** Deletes an empty bucket. */
+  async deleteBucket(bucket: string): Promise<void> {
+    await this.#call({ kind: "BUCKET", method: "DELETE", bucket, idempotent: true, accept: [404] });
+  }
+
+  #error(
+    method: string,
+    bucket: string | undefined,
+    key: string | undefined,
+    r: Reply,
+    fallback?: string,
+  ): S3Error {
+    const text = textDecoder.decode(r.body);
+    // Bodiless answers (HEAD): MinIO names the error in x-minio-error-code/-desc headers.
+    const headerCode = r.headers.get("x-minio-error-code") ?? undefined;
+    const headerDesc = r.headers.get("x-minio-error-desc")?.replace(/^"|"$/g, "");
+    return new S3Error({
+      status: r.status,
+      code: xmlText(text, "Code") ?? headerCode ?? FALLBACK_CODES[r.status] ?? `HTTP${r.status}`,
+      message: xmlText(text, "Message") ?? headerDesc ?? fallback ?? "",
+      method,
+      bucket,
+      key,
+      requestId: xmlText(text, "RequestId") ?? r.headers.get("x-amz-request-id") ?? undefined,
+    });
+  }
+
+  async #call(call: Call): Promise<Reply> {
+    const started = performance.now();
+    const url = this.url(call.bucket ?? "", call.key, call.query);
+    const label = call.query && !call.key
+      ? `${call.method} ?${Object.keys(call.query)[0]}`
+      : call.method;
+    const policy = {
+      maxAttempts: this.config.maxAttempts,
+      baseDelayMs: this.#retryBase,
+      maxDelayMs: this.#retryMax,
+    };
+    let attempt = 0;
+    let bytesIn = 0;
+    const report = (status: number): void =>
+      this.#onRequest?.({
+        kind: call.kind,
+        status,
+        bytesIn,
+        bytesOut: (call.body?.length ?? 0) * attempt,
+        attempts: attempt,
+        ms: performance.now() - started,
+      });
+    while (true) {
+      attempt++;
+      let outcome: AttemptOutcome;
+      let failure: S3Error;
+      // Per-attempt timeout covering the response body too; cleared when the attempt ends
+      // (no timer left behind for test sanitizers or long-lived processes).
+      const timeout = new AbortController();
+      const timer = setTimeout(
+        () => timeout.abort(new DOMException("S3 request timed out", "TimeoutError")),
+        this.config.timeoutMs,
+      );
+      const signal = call.signal ? AbortSignal.any([call.signal, timeout.signal]) : timeout.signal;
+      try {
+        const req = await this.#aws.sign(url, {
+          method: call.method,
+          headers: call.headers,
+          body: call.body as BodyInit | undefined,
+        });
+        const res = await this.#fetch(req, { signal });
+        const body = new Uint8Array(await res.arrayBuffer());
+        bytesIn += body.length;
+        const reply: Reply = { status: res.status, headers: res.headers, body };
+        if ((res.status >= 200 && res.status < 300) || call.accept?.includes(res.status)) {
+          report(res.status);
+          return reply;
+        }
+        failure = this.#error(label, call.bucket, call.key, reply);
+        outcome = { kind: "response", status: res.status, code: failure.code };
+      } catch (err) {
+        if (call.signal?.aborted) {
+          report(0);
+          throw call.signal.reason;
+        }
+        const timedOut = timeout.signal.aborted;
+        outcome = { kind: timedOut ? "timeout" : "network" };
+        failure = new S3Error({
+          status: 0,
+          code: timedOut ? "Timeout" : "NetworkError",
+          message: timedOut
+            ? `no answer from ${this.config.endpoint} within ${this.config.timeoutMs} ms`
+            : `cannot reach ${this.config.endpoint}: ${
+              err instanceof Error ? err.message : String(err)
+            }`,
+          method: label,
+          bucket: call.bucket,
+          key: call.key,
+          cause: err,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (attempt >= policy.maxAttempts || !shouldRetry(outcome, call.idempotent)) {
+        report(failure.status);
+        throw failure;
+      }
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt - 1, policy)));
+    }
+  }
+
+  /**
+   * Server-side copy (CopyObject: a PUT of `dstKey` with `x-amz-copy-source`)
+   * of `srcKey` to `dstKey` in the same bucket; returns the new object's ETag.
+   * Used by `deserialize` to move staged blocks into place. Objects up to 5 GiB.
+   */
+  async copy(bucket: string, srcKey: string, dstKey: string): Promise<{ etag: string }> {
+    const r = await this.#call({
+      kind: "PUT",
+      method: "PUT",
+      bucket,
+      key: dstKey,
+      headers: { "x-amz-copy-source": `/${bucket}/${encodeKey(srcKey)}` },
+      idempotent: true,
+    });
+    const text = textDecoder.decode(r.body);
+    // S3 may answer 200 with an <Error> body when the copy fails late.
+    if (xmlElements(text, "Error").length) throw this.#error("PUT (copy)", bucket, dstKey, r);
+    return { etag: xmlText(text, "ETag") ?? r.headers.get("etag") ?? "" };
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Request accounting of one S3VFS: what `vfs.stats()` returns.
+ *
+ * @module
+ */
+
+import type { BridgeStats } from "./bridge_protocol.ts";
+import type { CacheCounters } from "./cache.ts";
+
+/** Counts since creation or the last `resetStats()`. */
+export interface VfsStats {
+  /** Requests by kind. `getConditional` counts If-None-Match GETs; `notModified` the 304s among them. */
+  requests: {
+    get: number;
+    getConditional: number;
+    notModified: number;
+    put: number;
+    delete: number;
+    deleteMany: number;
+    list: number;
+    head: number;
+    total: number;
+  };
+  /** Response body bytes received. */
+  bytesIn: number;
+  /** Request body bytes sent. */
+  bytesOut: number;
+  /** Requests that needed a retry. */
+  retried: number;
+  /** Block cache lookups that hit / missed, prefetched blocks used / wasted, evictions. */
+  cache: CacheCounters;
+  /** Bridge round trips (each may carry many requests). */
+  roundTrips: number;
+  /** Milliseconds SQLite's thread spent blocked waiting for S3. */
+  waitMs: number;
+}
+
+/** Mutable accumulator behind `vfs.stats()`. */
+export class StatsCounter {
+  /** Requests by kind. */
+  requests: VfsStats["requests"] = StatsCounter.#zero();
+  /** Bytes in. */
+  bytesIn = 0;
+  /** Bytes out. */
+  bytesOut = 0;
+  /** Retried requests. */
+  retried = 0;
+  /** Round trips. */
+  roundTrips = 0;
+  /** Wait time. */
+  waitMs = 0;
+
+  static #zero(): VfsStats["requests"] {
+    return {
+      get: 0,
+      getConditional: 0,
+      notModified: 0,
+      put: 0,
+      delete: 0,
+      deleteMany: 0,
+      list: 0,
+      head: 0,
+      total: 0,
+    };
+  }
+
+  /** Adds one bridge call's accounting. */
+  add(s: BridgeStats, waitedMs: number, notModified: number): void {
+    const r = this.requests;
+    r.get += s.requests.GET ?? 0;
+    r.getConditional += s.requests.GET_COND ?? 0;
+    r.notModified += notModified;
+    r.put += s.requests.PUT ?? 0;
+    r.delete += s.requests.DELETE ?? 0;
+    r.deleteMany += s.requests.DELETE_MANY ?? 0;
+    r.list += s.requests.LIST ?? 0;
+    r.head += s.requests.HEAD ?? 0;
+    r.total += Object.values(s.requests).reduce((a, b) => a + (b ?? 0), 0);
+    this.bytesIn += s.bytesIn;
+    this.bytesOut += s.bytesOut;
+    this.retried += s.retried;
+    this.roundTrips++;
+    this.waitMs += waitedMs;
+  }
+
+  /** Zeroes everything. */
+  reset(): void {
+    this.requests = StatsCounter.#zero();
+    this.bytesIn = this.bytesOut = this.retried = this.roundTrips = this.waitMs = 0;
+  }
+}

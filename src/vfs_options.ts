@@ -1,0 +1,51 @@
+/**
+ * Options of {@linkcode S3VFS} and the open flags users pass to `@db/sqlite`.
+ *
+ * @module
+ */
+
+import type { S3ConnectionOptions } from "./s3/config.ts";
+
+/** Options of `new S3VFS(...)`. Unset connection fields come from the environment. */
+export interface S3VFSOptions extends S3ConnectionOptions {
+  /** Bucket holding the databases. Default: env `S3VFS_BUCKET`. */
+  bucket?: string;
+  /** Bytes per block object (default 4096, as sqlite-s3vfs; independent of the page size). */
+  blockSize?: number;
+  /** Name to register under (default `s3vfs-<n>`). Must be unique in the process. */
+  name?: string;
+  /** Register as the default VFS, so plain paths open through S3 (default false). */
+  makeDefault?: boolean;
+  /** libsqlite3 to register in (default: the copy already loaded, DENO_SQLITE_PATH, the system one). */
+  libraryPath?: string;
+  /** Byte budget of the block cache shared by this VFS's connections (default 64 MiB; 0 disables). */
+  cacheBytes?: number;
+  /**
+   * Read-ahead on sequential reads: the window starts at `initial` blocks and
+   * doubles up to `max` (default 4 and 64). `false` disables it.
+   */
+  readAhead?: false | { initial?: number; max?: number };
+  /** S3 requests in flight per batch (default 32). */
+  concurrency?: number;
+  /** Dirty bytes a transaction may buffer before blocks are written early (default 64 MiB). */
+  maxDirtyBytes?: number;
+  /** Upper bound on one batch of S3 I/O, retries included (default: timeoutMs x maxAttempts + 10 s). */
+  bridgeTimeoutMs?: number;
+}
+
+/** `SQLITE_OPEN_READONLY`. */
+export const SQLITE_OPEN_READONLY = 0x1;
+/** `SQLITE_OPEN_READWRITE`. */
+export const SQLITE_OPEN_READWRITE = 0x2;
+/** `SQLITE_OPEN_CREATE`. */
+export const SQLITE_OPEN_CREATE = 0x4;
+/** `SQLITE_OPEN_URI`: needed for `file:...?vfs=` names. */
+export const SQLITE_OPEN_URI = 0x40;
+
+/**
+ * Open flags for a read-write connection (created if absent) by
+ * {@linkcode S3VFS.uri}: pass as `@db/sqlite`'s `flags` option.
+ */
+export const OPEN_READWRITE: number = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+/** Open flags for a read-only connection by {@linkcode S3VFS.uri}. */
+export const OPEN_READONLY: number = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
