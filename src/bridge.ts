@@ -33,7 +33,8 @@ export interface OpResult extends BridgeResult {
 /** Turns a failed result into the S3Error it carries. */
 export function resultError(r: BridgeResult): S3Error {
   return new S3Error(
-    r.error ?? { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
+    r.error ??
+      { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
   );
 }
 
@@ -76,13 +77,21 @@ export class Bridge {
     const ctrl = this.#ctrl;
     Atomics.store(ctrl, CTRL_STATE, STATE_PENDING);
     Atomics.store(ctrl, CTRL_SEQ, seq);
-    this.#post({ type: "call", seq, phases, ctrl: ctrl.buffer as SharedArrayBuffer, data: this.#data });
+    this.#post({
+      type: "call",
+      seq,
+      phases,
+      ctrl: ctrl.buffer as SharedArrayBuffer,
+      data: this.#data,
+    });
     const deadline = started + this.#timeoutMs;
     while (true) {
       const left = deadline - performance.now();
       if (left <= 0) {
         Atomics.store(ctrl, CTRL_SEQ, 0); // late answers are dropped by the worker
-        throw new VfsError(`S3 I/O did not finish within ${this.#timeoutMs} ms`, { sqliteCode: 10 });
+        throw new VfsError(`S3 I/O did not finish within ${this.#timeoutMs} ms`, {
+          sqliteCode: 10,
+        });
       }
       Atomics.wait(ctrl, CTRL_STATE, STATE_PENDING, left);
       const state = Atomics.load(ctrl, CTRL_STATE);

@@ -56,9 +56,9 @@ export class S3Error extends Error {
     const where = init.bucket ? `${init.bucket}${init.key ? "/" + init.key : ""}` : init.key ?? "";
     const status = init.status ? `${init.status} ` : "";
     super(
-      `S3 ${status}${init.code} on ${init.method} ${where}${init.message ? ": " + init.message : ""}${
-        init.requestId ? ` (request id ${init.requestId})` : ""
-      }`,
+      `S3 ${status}${init.code} on ${init.method} ${where}${
+        init.message ? ": " + init.message : ""
+      }${init.requestId ? ` (request id ${init.requestId})` : ""}`,
       init.cause === undefined ? undefined : { cause: init.cause },
     );
     this.name = "S3Error";

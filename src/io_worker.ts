@@ -34,13 +34,19 @@ function newStats(): BridgeStats {
   return { requests: {}, bytesIn: 0, bytesOut: 0, retried: 0 };
 }
 
-async function runOp(op: BridgeOp, payload: Uint8Array[], offset: { n: number }): Promise<BridgeResult> {
+async function runOp(
+  op: BridgeOp,
+  payload: Uint8Array[],
+  offset: { n: number },
+): Promise<BridgeResult> {
   const c = client!;
   const bucket = init!.bucket;
   switch (op.op) {
     case "get": {
       const r = await c.get(bucket, op.key, { ifNoneMatch: op.ifNoneMatch });
-      if (r.status !== "ok") return { status: r.status, etag: r.status === "not-modified" ? r.etag : undefined };
+      if (r.status !== "ok") {
+        return { status: r.status, etag: r.status === "not-modified" ? r.etag : undefined };
+      }
       payload.push(r.body);
       const at = offset.n;
       offset.n += r.body.length;
@@ -68,7 +74,9 @@ async function runOp(op: BridgeOp, payload: Uint8Array[], offset: { n: number })
   }
 }
 
-async function runCall(phases: BridgeOp[][]): Promise<{ results: BridgeResult[][]; payload: Uint8Array[] }> {
+async function runCall(
+  phases: BridgeOp[][],
+): Promise<{ results: BridgeResult[][]; payload: Uint8Array[] }> {
   const payload: Uint8Array[] = [];
   const offset = { n: 0 };
   const results: BridgeResult[][] = [];
@@ -98,7 +106,13 @@ async function runCall(phases: BridgeOp[][]): Promise<{ results: BridgeResult[][
   return { results, payload };
 }
 
-function deliver(seq: number, ctrl: Int32Array, data: SharedArrayBuffer, meta: Uint8Array, payload: Uint8Array[]): void {
+function deliver(
+  seq: number,
+  ctrl: Int32Array,
+  data: SharedArrayBuffer,
+  meta: Uint8Array,
+  payload: Uint8Array[],
+): void {
   if (Atomics.load(ctrl, CTRL_SEQ) !== seq) return; // the caller gave up on this call
   const total = 4 + meta.length + payload.reduce((n, p) => n + p.length, 0);
   if (total > data.byteLength) {

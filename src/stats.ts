@@ -86,6 +86,11 @@ export class StatsCounter {
   /** Zeroes everything. */
   reset(): void {
     this.requests = StatsCounter.#zero();
-    this.bytesIn = this.bytesOut = this.retried = this.roundTrips = this.waitMs = 0;
+    this.bytesIn =
+      this.bytesOut =
+      this.retried =
+      this.roundTrips =
+      this.waitMs =
+        0;
   }
 }

@@ -58,7 +58,9 @@ export class FileStore {
 
   #call(phases: BridgeOp[][]): OpResult[][] {
     const out = this.ctx.call(phases);
-    for (const phase of out) for (const r of phase) if (r.status === "error" && !r.skipped) throw resultError(r);
+    for (const phase of out) {
+      for (const r of phase) if (r.status === "error" && !r.skipped) throw resultError(r);
+    }
     return out;
   }
 
@@ -139,7 +141,7 @@ export class FileStore {
       }
     }
     if (cursor) cursor.last = lastIdx;
-    if (missing.length) for (const [i, d] of this.#fetch(missing, ahead)) have.set(i, d);
+    if (missing.length) { for (const [i, d] of this.#fetch(missing, ahead)) have.set(i, d); }
     for (const s of spans) {
       const d = have.get(s.index)!;
       const n = Math.max(0, Math.min(s.length, d.length - s.inBlock));
@@ -248,7 +250,9 @@ export class FileStore {
       })
     );
     this.remoteEnd = Math.max(this.remoteEnd, blockCount(size, B));
-    for (const ops of phases) for (const op of ops) if (op.op === "put") this.dirty.delete(Number(op.key.slice(-10)));
+    for (const ops of phases) {
+      for (const op of ops) if (op.op === "put") this.dirty.delete(Number(op.key.slice(-10)));
+    }
   }
 
   /** Deletes the file: block 0 first (the commit point for a journal), then the rest in batches. */

@@ -33,7 +33,8 @@ interface Handle {
 
 type Ptr = Deno.PointerValue;
 let counter = 0;
-const OURS = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_SUPER_JOURNAL | F.SQLITE_OPEN_WAL;
+const OURS = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_SUPER_JOURNAL |
+  F.SQLITE_OPEN_WAL;
 
 /**
  * A SQLite VFS storing databases in S3. Registered on construction; open a
@@ -56,12 +57,15 @@ export class S3VFS {
   readonly bucket: string;
   /** Block size in bytes. */
   readonly blockSize: number;
-  /** The libsqlite3 this VFS is registered in. */
-  readonly library: F.SqliteLib;
+  /** Path of the libsqlite3 this VFS is registered in (open connections in the same copy). */
+  readonly libraryPath: string;
+  /** Version of that libsqlite3, e.g. `3.40.1`. */
+  readonly sqliteVersion: string;
   /** The last failure inside a VFS callback (S3Error or VfsError), for the user's error report. */
   lastError: Error | undefined;
 
   #bridge: Bridge;
+  #lib: F.SqliteLib;
   #cache: BlockCache;
   #stats = new StatsCounter();
   #stores = new Map<string, FileStore>();
@@ -92,7 +96,9 @@ export class S3VFS {
     this.bucket = bucket;
     this.#ctorOptions = options;
     this.blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
-    if (this.blockSize < 512) throw new RangeError(`blockSize must be at least 512 for a VFS, got ${this.blockSize}`);
+    if (this.blockSize < 512) {
+      throw new RangeError(`blockSize must be at least 512 for a VFS, got ${this.blockSize}`);
+    }
     const concurrency = options.concurrency ?? 32;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
@@ -106,9 +112,12 @@ export class S3VFS {
     if (ra && !(ra.initial >= 1 && ra.max >= ra.initial)) {
       throw new RangeError(`readAhead needs 1 <= initial <= max, got ${JSON.stringify(ra)}`);
     }
-    this.library = F.loadSqlite(options.libraryPath);
+    const lib = F.loadSqlite(options.libraryPath);
+    this.#lib = lib;
+    this.libraryPath = lib.path;
+    this.sqliteVersion = lib.version;
     this.name = options.name ?? `s3vfs-${++counter}`;
-    const sym = this.library.symbols;
+    const sym = this.#lib.symbols;
     if (sym.sqlite3_vfs_find(F.cstring(this.name)) !== null) {
       throw new TypeError(`a VFS named ${JSON.stringify(this.name)} is already registered`);
     }
@@ -127,7 +136,9 @@ export class S3VFS {
     this.#storeContext = {
       call: (phases: BridgeOp[][]) => {
         const out = this.#bridge.call(phases);
-        for (const p of out) for (const r of p) if (r.status === "not-modified") this.#stats.requests.notModified++;
+        for (const p of out) {
+          for (const r of p) if (r.status === "not-modified") this.#stats.requests.notModified++;
+        }
         return out;
       },
       cache: this.#cache,
@@ -143,14 +154,18 @@ export class S3VFS {
     const rc = sym.sqlite3_vfs_register(this.#vfsPtr, options.makeDefault ? 1 : 0);
     if (rc !== F.SQLITE_OK) {
       this.#bridge.close();
-      throw new VfsError(`sqlite3_vfs_register failed: ${F.errorString(this.library, rc)}`, { sqliteCode: rc });
+      throw new VfsError(`sqlite3_vfs_register failed: ${F.errorString(this.#lib, rc)}`, {
+        sqliteCode: rc,
+      });
     }
   }
 
   /** A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use with {@linkcode OPEN_READWRITE}). */
   uri(prefix: string): string {
     if (typeof prefix !== "string" || !prefix || prefix.endsWith("/")) {
-      throw new TypeError(`prefix must be a non-empty key prefix not ending in "/", got ${JSON.stringify(prefix)}`);
+      throw new TypeError(
+        `prefix must be a non-empty key prefix not ending in "/", got ${JSON.stringify(prefix)}`,
+      );
     }
     const path = encodeURI(prefix).replace(/[?#]/g, (c) => encodeURIComponent(c));
     return `file:${path}?vfs=${encodeURIComponent(this.name)}`;
@@ -205,10 +220,12 @@ export class S3VFS {
   close(): void {
     if (this.#closed) return;
     if (this.#handles.size) {
-      throw new VfsError(`S3VFS ${this.name}: close the ${this.#handles.size} open database file(s) first`);
+      throw new VfsError(
+        `S3VFS ${this.name}: close the ${this.#handles.size} open database file(s) first`,
+      );
     }
     this.#closed = true;
-    this.library.symbols.sqlite3_vfs_unregister(this.#vfsPtr);
+    this.#lib.symbols.sqlite3_vfs_unregister(this.#vfsPtr);
     this.#bridge.close();
     for (const cb of this.#callbacks) cb.close();
     this.#callbacks = [];
@@ -246,12 +263,28 @@ export class S3VFS {
     setPtr(O.xOpen, this.#cb(F.X_OPEN, (_v, z, f, fl, o) => this.#xOpen(z, f, fl, o)));
     setPtr(O.xDelete, this.#cb(F.X_DELETE, (_v, z) => this.#xDelete(z)));
     setPtr(O.xAccess, this.#cb(F.X_ACCESS, (_v, z, fl, out) => this.#xAccess(z, fl, out)));
-    setPtr(O.xFullPathname, this.#cb(F.X_FULLPATHNAME, (_v, z, n, out) => this.#xFullPathname(z, n, out)));
+    setPtr(
+      O.xFullPathname,
+      this.#cb(F.X_FULLPATHNAME, (_v, z, n, out) => this.#xFullPathname(z, n, out)),
+    );
     // OS-level methods: the default VFS's own functions (they ignore their sqlite3_vfs argument).
-    for (const off of [O.xDlOpen, O.xDlError, O.xDlSym, O.xDlClose, O.xRandomness, O.xSleep, O.xCurrentTime]) {
+    for (
+      const off of [
+        O.xDlOpen,
+        O.xDlError,
+        O.xDlSym,
+        O.xDlClose,
+        O.xRandomness,
+        O.xSleep,
+        O.xCurrentTime,
+      ]
+    ) {
       copy(off);
     }
-    setPtr(O.xGetLastError, this.#cb(F.X_GETLASTERROR, (_v, n, out) => this.#xGetLastError(n, out)));
+    setPtr(
+      O.xGetLastError,
+      this.#cb(F.X_GETLASTERROR, (_v, n, out) => this.#xGetLastError(n, out)),
+    );
     if (dflt.getInt32(O.iVersion) >= 2) copy(O.xCurrentTimeInt64);
     else view.setInt32(O.iVersion, 1, true);
     return Deno.UnsafePointer.of(buf);
@@ -264,35 +297,67 @@ export class S3VFS {
     const O = F.IO_METHODS_OFFSETS;
     const set = (off: number, v: bigint): void => view.setBigUint64(off, v, true);
     view.setInt32(O.iVersion, 1, true);
-    set(O.xClose, this.#cb(F.X_CLOSE, (f) => this.#io(f, F.SQLITE_IOERR_CLOSE, (h) => this.#xClose(f, h))));
-    set(O.xRead, this.#cb(F.X_READ, (f, b, n, o) => this.#io(f, F.SQLITE_IOERR_READ, (h) => this.#xRead(h, b, n, o))));
+    set(
+      O.xClose,
+      this.#cb(F.X_CLOSE, (f) => this.#io(f, F.SQLITE_IOERR_CLOSE, (h) => this.#xClose(f, h))),
+    );
+    set(
+      O.xRead,
+      this.#cb(
+        F.X_READ,
+        (f, b, n, o) => this.#io(f, F.SQLITE_IOERR_READ, (h) => this.#xRead(h, b, n, o)),
+      ),
+    );
     set(
       O.xWrite,
-      this.#cb(F.X_WRITE, (f, b, n, o) => this.#io(f, F.SQLITE_IOERR_WRITE, (h) => this.#xWrite(h, b, n, o))),
+      this.#cb(
+        F.X_WRITE,
+        (f, b, n, o) => this.#io(f, F.SQLITE_IOERR_WRITE, (h) => this.#xWrite(h, b, n, o)),
+      ),
     );
     set(
       O.xTruncate,
-      this.#cb(F.X_TRUNCATE, (f, s) => this.#io(f, F.SQLITE_IOERR_TRUNCATE, (h) => this.#xTruncate(h, s))),
+      this.#cb(
+        F.X_TRUNCATE,
+        (f, s) => this.#io(f, F.SQLITE_IOERR_TRUNCATE, (h) => this.#xTruncate(h, s)),
+      ),
     );
-    set(O.xSync, this.#cb(F.X_SYNC, (f) => this.#io(f, F.SQLITE_IOERR_FSYNC, (h) => this.#xSync(h))));
+    set(
+      O.xSync,
+      this.#cb(F.X_SYNC, (f) => this.#io(f, F.SQLITE_IOERR_FSYNC, (h) => this.#xSync(h))),
+    );
     set(
       O.xFileSize,
-      this.#cb(F.X_FILESIZE, (f, out) => this.#io(f, F.SQLITE_IOERR_FSTAT, (h) => this.#xFileSize(h, out))),
+      this.#cb(
+        F.X_FILESIZE,
+        (f, out) => this.#io(f, F.SQLITE_IOERR_FSTAT, (h) => this.#xFileSize(h, out)),
+      ),
     );
-    set(O.xLock, this.#cb(F.X_LOCK, (f, l) => this.#io(f, F.SQLITE_IOERR_LOCK, (h) => this.#xLock(h, l))));
-    set(O.xUnlock, this.#cb(F.X_UNLOCK, (f, l) => this.#io(f, F.SQLITE_IOERR_UNLOCK, (h) => this.#xUnlock(h, l))));
+    set(
+      O.xLock,
+      this.#cb(F.X_LOCK, (f, l) => this.#io(f, F.SQLITE_IOERR_LOCK, (h) => this.#xLock(h, l))),
+    );
+    set(
+      O.xUnlock,
+      this.#cb(
+        F.X_UNLOCK,
+        (f, l) => this.#io(f, F.SQLITE_IOERR_UNLOCK, (h) => this.#xUnlock(h, l)),
+      ),
+    );
     set(
       O.xCheckReservedLock,
       this.#cb(
         F.X_CHECKRESERVEDLOCK,
-        (f, out) => this.#io(f, F.SQLITE_IOERR_CHECKRESERVEDLOCK, (h) => this.#xCheckReservedLock(h, out)),
+        (f, out) =>
+          this.#io(f, F.SQLITE_IOERR_CHECKRESERVEDLOCK, (h) => this.#xCheckReservedLock(h, out)),
       ),
     );
     set(O.xFileControl, this.#cb(F.X_FILECONTROL, (_f, op) => this.#xFileControl(op)));
     set(O.xSectorSize, this.#cb(F.X_SECTORSIZE, () => 512)); // xSectorSize: 512, so SQLite never journals big sectors
     // xDeviceCharacteristics: appends are safe (no journal header rewrite), writes are
     // ordered by the VFS itself (journal flushed before the database), no torn 512-byte writes.
-    const caps = F.SQLITE_IOCAP_SAFE_APPEND | F.SQLITE_IOCAP_SEQUENTIAL | F.SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+    const caps = F.SQLITE_IOCAP_SAFE_APPEND | F.SQLITE_IOCAP_SEQUENTIAL |
+      F.SQLITE_IOCAP_POWERSAFE_OVERWRITE;
     set(O.xDeviceCharacteristics, this.#cb(F.X_DEVICECHARACTERISTICS, () => caps));
     return Deno.UnsafePointer.of(buf);
   }
@@ -346,9 +411,12 @@ export class S3VFS {
       const store = this.#store(name);
       const isMain = (flags & F.SQLITE_OPEN_MAIN_DB) !== 0;
       if (isMain && !(flags & F.SQLITE_OPEN_CREATE) && !store.exists()) {
-        throw new VfsError(`no database at s3://${this.bucket}/${name}/ (open with SQLITE_OPEN_CREATE to make one)`, {
-          sqliteCode: F.SQLITE_CANTOPEN,
-        });
+        throw new VfsError(
+          `no database at s3://${this.bucket}/${name}/ (open with SQLITE_OPEN_CREATE to make one)`,
+          {
+            sqliteCode: F.SQLITE_CANTOPEN,
+          },
+        );
       }
       store.known();
       const id = this.#nextHandle++;
@@ -357,7 +425,9 @@ export class S3VFS {
       const view = new DataView(Deno.UnsafePointerView.getArrayBuffer(file!, 16));
       view.setBigUint64(0, F.pointerValue(this.#ioPtr), true);
       view.setUint32(8, id, true);
-      if (outFlags) new DataView(Deno.UnsafePointerView.getArrayBuffer(outFlags, 4)).setInt32(0, flags, true);
+      if (outFlags) {
+        new DataView(Deno.UnsafePointerView.getArrayBuffer(outFlags, 4)).setInt32(0, flags, true);
+      }
       return F.SQLITE_OK;
     } catch (e) {
       new DataView(Deno.UnsafePointerView.getArrayBuffer(file!, 8)).setBigUint64(0, 0n, true);
@@ -385,7 +455,11 @@ export class S3VFS {
     try {
       const name = F.readCString(zName);
       const exists = flags === F.SQLITE_ACCESS_EXISTS ? this.#store(name).exists() : true;
-      new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 4)).setInt32(0, exists ? 1 : 0, true);
+      new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 4)).setInt32(
+        0,
+        exists ? 1 : 0,
+        true,
+      );
       return F.SQLITE_OK;
     } catch (e) {
       return this.#fail(e, F.SQLITE_IOERR_ACCESS);
@@ -441,7 +515,9 @@ export class S3VFS {
   #xWrite(h: Handle, buf: Ptr, n: number, offset: number | bigint): number {
     const src = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf!, n));
     h.store.write(src, Number(offset));
-    if (h.isMain && h.store.dirty.size * this.blockSize > this.#maxDirty) this.#flushDb(h.store, true);
+    if (h.isMain && h.store.dirty.size * this.blockSize > this.#maxDirty) {
+      this.#flushDb(h.store, true);
+    }
     return F.SQLITE_OK;
   }
 
@@ -460,7 +536,11 @@ export class S3VFS {
 
   /** xFileSize: the tracked size, no request. */
   #xFileSize(h: Handle, out: Ptr): number {
-    new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 8)).setBigInt64(0, BigInt(h.store.known()), true);
+    new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 8)).setBigInt64(
+      0,
+      BigInt(h.store.known()),
+      true,
+    );
     return F.SQLITE_OK;
   }
 
@@ -505,4 +585,3 @@ export class S3VFS {
     }
   }
 }
-

@@ -1,0 +1,58 @@
+/**
+ * SQLite databases that live in S3, for Deno.
+ *
+ * {@linkcode S3VFS} is a SQLite VFS registered in libsqlite3 through Deno FFI:
+ * every database is stored as fixed-size block objects
+ * (`<prefix>/<10-digit block index>`, the layout of the Python
+ * sqlite-s3vfs, so databases move freely between the two). Open connections
+ * with `@db/sqlite` by key prefix. Writes are buffered and written back at
+ * commit, reads go through a revalidated block cache with read-ahead, and
+ * whole databases stream to and from S3 as Web Streams.
+ *
+ * @example Open a database in S3 with @db/sqlite
+ * ```ts ignore
+ * import { Database } from "@db/sqlite";
+ * import { OPEN_READWRITE, S3VFS } from "@s3vfs/sqlite";
+ *
+ * // endpoint, region and credentials default to the AWS_* environment variables
+ * using vfs = new S3VFS({ bucket: "my-bucket", endpoint: "http://127.0.0.1:9000" });
+ * const db = new Database(vfs.uri("my/path/cool.sqlite"), { flags: OPEN_READWRITE });
+ * db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
+ * db.exec("INSERT INTO notes (body) VALUES (?)", "hello from S3");
+ * console.log(db.prepare("SELECT count(*) AS n FROM notes").get());
+ * db.close(); // close connections before the VFS
+ * console.log(vfs.stats().requests);
+ * ```
+ *
+ * @module
+ */
+
+export { S3VFS } from "./src/vfs.ts";
+export {
+  OPEN_READONLY,
+  OPEN_READWRITE,
+  type S3VFSOptions,
+  SQLITE_OPEN_CREATE,
+  SQLITE_OPEN_READONLY,
+  SQLITE_OPEN_READWRITE,
+  SQLITE_OPEN_URI,
+} from "./src/vfs_options.ts";
+export type { VfsStats } from "./src/stats.ts";
+export type { CacheCounters } from "./src/cache.ts";
+export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
+export {
+  type CompletedPart,
+  type GetOptions,
+  type GetResult,
+  type HeadResult,
+  type ListEntry,
+  type ListOptions,
+  type PutOptions,
+  type RequestEvent,
+  type RequestKind,
+  S3Client,
+  type S3ClientOptions,
+} from "./src/s3/client.ts";
+export type { ResolvedS3Config, S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";
+export { mapLimit } from "./src/s3/retry.ts";
+export { blockKey, DEFAULT_BLOCK_SIZE } from "./src/blocks.ts";

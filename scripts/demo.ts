@@ -1,0 +1,99 @@
+/**
+ * `deno task demo`: the main job end to end on a throwaway local MinIO (or on
+ * `S3_ENDPOINT` when set): create a database under a key prefix, write and
+ * query it through the S3 VFS, reopen it from a fresh VFS, and print the
+ * block objects it made and the S3 requests each step took.
+ *
+ * @module
+ */
+
+import { S3Client } from "../src/s3/client.ts";
+import { loadSqlite } from "../src/ffi.ts";
+import { Database } from "../src/sqlite.ts";
+import { S3VFS } from "../src/vfs.ts";
+import type { VfsStats } from "../src/stats.ts";
+import { startMinio } from "./minio.ts";
+
+const server = await startMinio();
+const options = {
+  endpoint: server.endpoint,
+  region: server.region,
+  credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+};
+const bucket = Deno.env.get("S3VFS_BUCKET") ?? "s3vfs-demo";
+const prefix = `demo/${new Date().toISOString().replace(/[:.]/g, "-")}/music.sqlite`;
+
+function requests(s: VfsStats): string {
+  const r = s.requests;
+  return `${r.total} requests (GET ${r.get}, conditional GET ${r.getConditional} [304: ${r.notModified}], ` +
+    `PUT ${r.put}, DELETE ${
+      r.delete + r.deleteMany
+    }, LIST ${r.list}) in ${s.roundTrips} round trips`;
+}
+
+try {
+  const s3 = new S3Client(options);
+  await s3.createBucket(bucket);
+  console.log(`S3 endpoint ${server.endpoint}, database s3://${bucket}/${prefix}\n`);
+
+  {
+    using vfs = new S3VFS({ ...options, bucket });
+    const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+    try {
+      db.exec(
+        "CREATE TABLE tracks (id INTEGER PRIMARY KEY, title TEXT, artist TEXT, seconds INTEGER)",
+      );
+      console.log(`create table:              ${requests(vfs.stats())}`);
+      vfs.resetStats();
+      db.exec("BEGIN");
+      for (let i = 1; i <= 10_000; i++) {
+        db.run(
+          "INSERT INTO tracks (title, artist, seconds) VALUES (?, ?, ?)",
+          `Track ${i}`,
+          `Artist ${i % 97}`,
+          120 + (i * 7919) % 300,
+        );
+      }
+      db.exec("COMMIT");
+      console.log(`insert 10,000 rows (1 tx): ${requests(vfs.stats())}`);
+      vfs.resetStats();
+      db.run("INSERT INTO tracks (title, artist, seconds) VALUES ('One more', 'Artist 1', 200)");
+      console.log(`insert 1 row (1 tx):       ${requests(vfs.stats())}`);
+      vfs.resetStats();
+      const top = db.query(
+        "SELECT artist, count(*) AS tracks FROM tracks GROUP BY artist ORDER BY tracks DESC LIMIT 3",
+      );
+      console.log(`warm GROUP BY query:       ${requests(vfs.stats())}`);
+      console.table(top);
+    } finally {
+      db.close();
+    }
+  }
+
+  {
+    using vfs = new S3VFS({ ...options, bucket });
+    const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+    try {
+      const [{ n }] = db.query<{ n: number }>("SELECT count(*) AS n FROM tracks");
+      console.log(`\ncold count(*) from a new VFS = ${n}: ${requests(vfs.stats())}`);
+      vfs.resetStats();
+      const row = db.query("SELECT * FROM tracks WHERE id = 4242");
+      console.log(`warm point query:          ${requests(vfs.stats())}`, row[0]);
+      console.log(`integrity_check:           ${db.values("PRAGMA integrity_check")[0][0]}`);
+    } finally {
+      db.close();
+    }
+  }
+
+  const objects: { key: string; size: number }[] = [];
+  for await (const e of s3.list(bucket, { prefix: prefix + "/" })) objects.push(e);
+  const bytes = objects.reduce((n, o) => n + o.size, 0);
+  console.log(
+    `\n${objects.length} block objects, ${bytes} bytes, under s3://${bucket}/${prefix}/:`,
+  );
+  for (const o of [...objects.slice(0, 3), ...objects.slice(-2)]) {
+    console.log(`  ${o.key}  ${o.size} B`);
+  }
+} finally {
+  await server.stop();
+}
