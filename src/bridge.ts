@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Worker } from "node:worker_threads";
 import { S3Error, VfsError } from "./errors.ts";
 import {
   type BridgeMeta,
@@ -52,7 +53,8 @@ export class Bridge {
   /** Starts the worker; `timeoutMs` bounds one whole call. */
   constructor(init: WorkerInit, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
-    this.#worker = new Worker(new URL("./io_worker.ts", import.meta.url), { type: "module" });
+    this.#worker = new Worker(new URL("./io_worker.ts", import.meta.url));
+    this.#worker.unref(); // an idle worker never keeps the process alive
     this.#post(init);
   }
 
@@ -124,6 +126,6 @@ export class Bridge {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#worker.terminate();
+    void this.#worker.terminate();
   }
 }

@@ -1,12 +1,14 @@
-/// <reference lib="deno.worker" />
 /**
  * Worker side of the bridge: runs the S3 requests of a call, many in flight,
  * and writes the response into shared memory for the caller blocked in
- * Atomics.wait. Never blocks itself (so terminate() always works).
+ * Atomics.wait. Never blocks itself (so terminate() always works). A
+ * `node:worker_threads` worker, so the caller can `unref()` it: a script that
+ * forgets `vfs.close()` still exits.
  *
  * @module
  */
 
+import { parentPort } from "node:worker_threads";
 import { S3Error } from "./errors.ts";
 import { blockIndexOf } from "./blocks.ts";
 import { S3Client } from "./s3/client.ts";
@@ -134,8 +136,7 @@ function deliver(
   Atomics.notify(ctrl, CTRL_STATE);
 }
 
-self.onmessage = async (event: MessageEvent<ToWorker>) => {
-  const msg = event.data;
+parentPort!.on("message", async (msg: ToWorker) => {
   switch (msg.type) {
     case "init":
       init = msg;
@@ -169,7 +170,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     }
     case "close":
-      self.close();
+      parentPort!.close();
       return;
   }
-};
+});

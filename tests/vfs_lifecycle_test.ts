@@ -1,0 +1,56 @@
+/**
+ * Lifecycle: a script that used the VFS exits by itself, even without
+ * vfs.close() (the I/O worker never keeps the process alive), and one that
+ * closes everything in order exits cleanly too.
+ */
+
+import { equal, ok } from "node:assert/strict";
+import { freshBucket } from "./_harness.ts";
+
+async function runScript(
+  bucket: string,
+  closeVfs: boolean,
+): Promise<{ code: number; out: string; ms: number }> {
+  const root = new URL("../", import.meta.url).href;
+  const code = `
+    import { S3VFS } from "${root}src/vfs.ts";
+    import { Database } from "${root}src/sqlite.ts";
+    import { loadSqlite } from "${root}src/ffi.ts";
+    const vfs = new S3VFS({ bucket: ${JSON.stringify(bucket)} });
+    const db = new Database(vfs.uri("life.sqlite"), { lib: loadSqlite(vfs.libraryPath) });
+    db.exec("CREATE TABLE IF NOT EXISTS t (x)");
+    db.run("INSERT INTO t VALUES (1)");
+    console.log("rows", db.values("SELECT count(*) FROM t")[0][0]);
+    db.close();
+    ${closeVfs ? "vfs.close();" : ""}
+  `;
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const res = await child.output();
+  clearTimeout(timer);
+  return {
+    code: res.code,
+    out: new TextDecoder().decode(res.stdout) + new TextDecoder().decode(res.stderr),
+    ms: performance.now() - started,
+  };
+}
+
+Deno.test("lifecycle: a script exits by itself without vfs.close()", async () => {
+  await using b = await freshBucket("life-noclose");
+  const r = await runScript(b.bucket, false);
+  equal(r.code, 0, r.out);
+  ok(r.out.includes("rows 1"), r.out);
+  ok(r.ms < 30_000, `took ${r.ms} ms`);
+});
+
+Deno.test("lifecycle: close connections, then the VFS, then exit", async () => {
+  await using b = await freshBucket("life-close");
+  const r = await runScript(b.bucket, true);
+  equal(r.code, 0, r.out);
+  ok(r.out.includes("rows 1"), r.out);
+});
