@@ -24,6 +24,17 @@
  * console.log(vfs.stats().requests);
  * ```
  *
+ * @example Back up and restore a whole database as a stream
+ * ```ts ignore
+ * import { S3VFS } from "@s3vfs/sqlite";
+ * using vfs = new S3VFS({ bucket: "my-bucket" });
+ * await vfs.serializeToFile("my/path/cool.sqlite", "backup.sqlite", {
+ *   onProgress: ({ bytes, total }) => console.log(`${bytes} / ${total} bytes`),
+ * });
+ * await vfs.deserializeFromFile("my/path/copy.sqlite", "backup.sqlite");
+ * await vfs.serializeToObject("my/path/cool.sqlite", "s3://archive-bucket/cool.sqlite");
+ * ```
+ *
  * @module
  */
 
@@ -56,3 +67,17 @@ export {
 export type { ResolvedS3Config, S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";
 export { mapLimit } from "./src/s3/retry.ts";
 export { blockKey, DEFAULT_BLOCK_SIZE } from "./src/blocks.ts";
+export {
+  type BlockStoreContext,
+  type DeserializeFromObjectOptions,
+  type DeserializeOptions,
+  type DeserializeResult,
+  type DeserializeSource,
+  parseS3Url,
+  type S3ObjectLocation,
+  type SerializeOptions,
+  type SerializeToObjectOptions,
+  type SerializeToObjectResult,
+  type TransferProgress,
+} from "./src/streams.ts";
+export { parseSqliteHeader, type SqliteHeader } from "./src/header.ts";

@@ -1,0 +1,89 @@
+/**
+ * Small helpers shared by the stream transfers: the block LIST, option
+ * checks, error text, random names and the early release of GET buffers.
+ *
+ * @module
+ */
+
+import { blockIndexOf } from "../blocks.ts";
+import type { S3Client } from "../s3/client.ts";
+
+const DEFAULT_CONCURRENCY = 16;
+
+/** One block object found by {@linkcode listBlocks}. */
+export interface BlockEntry {
+  index: number;
+  key: string;
+  size: number;
+  etag: string;
+}
+
+/** `concurrency` checked (a positive integer), default 16. */
+export function checkConcurrency(concurrency: number | undefined): number {
+  const c = concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(c) || c < 1) {
+    throw new RangeError(`concurrency must be a positive integer, got ${c}`);
+  }
+  return c;
+}
+
+/** An ETag without the weak prefix and quotes, for comparison. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/^W\//, "").replace(/"/g, "");
+}
+
+/** The message of an error, or the thrown value as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `bytes` random bytes as lowercase hex (for temporary names). */
+export function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+/**
+ * Frees a chunk a stream transfer got from a GET and has finished with, at once
+ * (detaching its buffer) instead of at the next garbage collection: V8 only
+ * collects these off-heap buffers after tens of MiB have piled up, which
+ * dominated peak RSS of large transfers. Only whole, non-shared buffers.
+ */
+export function release(chunk: Uint8Array): void {
+  const buffer = chunk.buffer;
+  if (
+    buffer instanceof ArrayBuffer && chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength &&
+    typeof buffer.transfer === "function"
+  ) {
+    buffer.transfer(0);
+  }
+}
+
+/** Every block object under `prefix/`, sorted by index (other keys ignored). */
+export async function listBlocks(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<BlockEntry[]> {
+  const out: BlockEntry[] = [];
+  for await (const e of client.list(bucket, { prefix: prefix + "/" })) {
+    const index = blockIndexOf(prefix, e.key);
+    if (index !== undefined) out.push({ index, key: e.key, size: e.size, etag: bareEtag(e.etag) });
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The public option, result and context types of the stream transfers
+ * ({@linkcode serialize}, {@linkcode deserialize} and their file and
+ * S3-object conveniences).
+ *
+ * @module
+ */
+
+import type { S3Client } from "../s3/client.ts";
+
+/** Where the blocks of a database live and how they are transferred. */
+export interface BlockStoreContext {
+  /** The S3 client. */
+  client: S3Client;
+  /** Bucket holding the block objects. */
+  bucket: string;
+  /** Block size used when writing (deserialize). Serialize reads whatever block size is stored. */
+  blockSize: number;
+  /** Requests in flight at once (default 16). */
+  concurrency?: number;
+}
+
+/** Progress of a transfer. */
+export interface TransferProgress {
+  /** Bytes of the database done so far. */
+  bytes: number;
+  /** Total size of the database in bytes, when known. */
+  total?: number;
+}
+
+/** Options of {@linkcode serialize}. */
+export interface SerializeOptions {
+  /** Called after every chunk with the bytes handed out so far and the total (known from the LIST). */
+  onProgress?: (progress: TransferProgress) => void;
+  /** Aborts the transfer: the stream errors with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Fresh starts allowed when a concurrent change is seen before the first
+   * chunk has been handed out (default 3). Later changes always error the stream.
+   */
+  maxRetries?: number;
+  /**
+   * Block prefix of the database's rollback journal, checked for a hot
+   * journal at the start and the end (default `<prefix>-journal`, as SQLite
+   * names it); `null` skips the check.
+   */
+  journalPrefix?: string | null;
+}
+
+/**
+ * A byte source for {@linkcode deserialize}: chunks of any size, in order.
+ * Each chunk is copied before the next one is requested, so a source may
+ * reuse its buffer.
+ */
+export type DeserializeSource =
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>
+  | Uint8Array;
+
+/** Options of {@linkcode deserialize}. */
+export interface DeserializeOptions {
+  /** Replace a database already stored under the prefix (default false: refuse). */
+  overwrite?: boolean;
+  /** Called after every block stored with the bytes stored so far and the total, when known. */
+  onProgress?: (progress: TransferProgress) => void;
+  /** Aborts the transfer; what was written is cleaned up, then the signal's reason is thrown. */
+  signal?: AbortSignal;
+  /** Size of the source in bytes, when known (for progress; checked against the source). */
+  size?: number;
+}
+
+/** Result of {@linkcode deserialize}. */
+export interface DeserializeResult {
+  /** Bytes stored (the database's size). */
+  bytes: number;
+  /** Block objects written. */
+  blocks: number;
+}
+
+/** Options of {@linkcode serializeToObject}. */
+export interface SerializeToObjectOptions extends SerializeOptions {
+  /** Multipart part size in bytes (default 8 MiB, at least 5 MiB). */
+  partSize?: number;
+  /** Content-Type of the object (default `application/vnd.sqlite3`). */
+  contentType?: string;
+}
+
+/** Result of {@linkcode serializeToObject}. */
+export interface SerializeToObjectResult {
+  /** Bytes written (the database's size). */
+  bytes: number;
+  /** ETag of the object written. */
+  etag: string;
+  /** Parts uploaded (0 when the database fit one part and was sent with a single PUT). */
+  parts: number;
+}
+
+/** Options of {@linkcode deserializeFromObject}. */
+export interface DeserializeFromObjectOptions extends DeserializeOptions {
+  /** Bytes per ranged GET of the source object (default 8 MiB). */
+  pieceSize?: number;
+}
+
+/** A parsed `s3://bucket/key` URL. */
+export interface S3ObjectLocation {
+  /** Bucket name. */
+  bucket: string;
+  /** Object key (not percent-decoded). */
+  key: string;
+}

@@ -1,0 +1,155 @@
+/**
+ * Shared test helpers: the S3 endpoint started by `deno task test`
+ * (scripts/test.ts) and throwaway buckets, one per test, so no test ever
+ * sees another's objects.
+ *
+ * @example One bucket per test
+ * ```ts ignore
+ * Deno.test("something", async () => {
+ *   await using b = await freshBucket("something");
+ *   await b.client.put(b.bucket, "k", new Uint8Array([1]));
+ * }); // bucket emptied and deleted here
+ * ```
+ *
+ * @module
+ */
+
+import { S3Client, type S3ClientOptions } from "../src/s3/client.ts";
+import type { S3Credentials } from "../src/s3/config.ts";
+
+/** Connection settings of the test endpoint. */
+export interface TestS3Options {
+  /** Endpoint URL of the harness's MinIO (or `S3_ENDPOINT`). */
+  endpoint: string;
+  /** Signing region. */
+  region: string;
+  /** Credentials of the endpoint. */
+  credentials: S3Credentials;
+}
+
+/** A bucket created for one test; disposing it deletes its objects and the bucket. */
+export interface TestBucket {
+  /** A client for the test endpoint. */
+  client: S3Client;
+  /** The bucket's name (unique per call). */
+  bucket: string;
+  /** Empties and deletes the bucket. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const NO_HARNESS = "tests need the MinIO harness: run `deno task test` " +
+  "(optionally with test files / --filter), not `deno test` directly";
+
+/**
+ * Connection settings from the environment set by scripts/test.ts
+ * (`S3VFS_TEST_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+ * `AWS_REGION`). Throws a clear Error when the harness is not running.
+ */
+export function testS3Options(): TestS3Options {
+  const get = (name: string): string | undefined => {
+    const v = Deno.env.get(name);
+    return v === "" ? undefined : v;
+  };
+  const endpoint = get("S3VFS_TEST_ENDPOINT");
+  const accessKeyId = get("AWS_ACCESS_KEY_ID");
+  const secretAccessKey = get("AWS_SECRET_ACCESS_KEY");
+  if (!endpoint || !accessKeyId || !secretAccessKey) throw new Error(NO_HARNESS);
+  return {
+    endpoint,
+    region: get("AWS_REGION") ?? "us-east-1",
+    credentials: { accessKeyId, secretAccessKey },
+  };
+}
+
+/** An {@linkcode S3Client} for the test endpoint; `overrides` win over the defaults. */
+export function testClient(overrides: S3ClientOptions = {}): S3Client {
+  return new S3Client({ ...testS3Options(), ...overrides });
+}
+
+/**
+ * A unique valid bucket name `t-<label>-<random>`: lowercase letters, digits
+ * and hyphens, 3..63 characters.
+ */
+export function uniqueBucketName(label: string): string {
+  const suffix = Array.from(
+    crypto.getRandomValues(new Uint8Array(5)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+  const clean = label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const room = 63 - "t-".length - 1 - suffix.length;
+  const middle = clean.slice(0, room).replace(/-+$/g, "");
+  return middle ? `t-${middle}-${suffix}` : `t-${suffix}`;
+}
+
+/** Deletes every object of `bucket` (listing until empty). Returns how many were deleted. */
+export async function emptyBucket(client: S3Client, bucket: string): Promise<number> {
+  let total = 0;
+  while (true) {
+    const keys: string[] = [];
+    for await (const e of client.list(bucket)) keys.push(e.key);
+    if (!keys.length) return total;
+    total += await client.deleteMany(bucket, keys);
+  }
+}
+
+/**
+ * Creates a fresh bucket named after `label` (see {@linkcode uniqueBucketName}).
+ * Use with `await using`; disposal empties and deletes it (failures to clean up
+ * are reported on stderr, not thrown, so they never mask the test's own error).
+ */
+export async function freshBucket(
+  label: string,
+  overrides: S3ClientOptions = {},
+): Promise<TestBucket> {
+  const client = testClient(overrides);
+  // Cleanup uses a plain client so a test's stubbed fetch or tiny timeouts don't break it.
+  const admin = testClient();
+  const bucket = uniqueBucketName(label);
+  await admin.createBucket(bucket);
+  return {
+    client,
+    bucket,
+    async [Symbol.asyncDispose](): Promise<void> {
+      try {
+        await emptyBucket(admin, bucket);
+        await admin.deleteBucket(bucket);
+      } catch (err) {
+        console.error(`warning: could not remove test bucket ${bucket}:`, err);
+      }
+    },
+  };
+}
+
+/** Runs `fn` with a fresh bucket and removes the bucket afterwards (see {@linkcode freshBucket}). */
+export async function withBucket(
+  label: string,
+  fn: (ctx: { client: S3Client; bucket: string }) => Promise<void>,
+  overrides: S3ClientOptions = {},
+): Promise<void> {
+  await using b = await freshBucket(label, overrides);
+  await fn({ client: b.client, bucket: b.bucket });
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** `n` bytes of a deterministic pattern depending on `seed` (cheap, non-constant content). */
+export function patternBytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

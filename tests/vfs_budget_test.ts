@@ -1,0 +1,269 @@
+/**
+ * Request budgets: what common operations cost in S3 requests, counted by
+ * `vfs.stats()` after `vfs.resetStats()`. The counts are deterministic
+ * (one connection, one process, fixed data), so most are asserted exactly;
+ * each is also printed (`budget: ...` lines) for the docs.
+ *
+ * Settings unless noted: DELETE journal mode, 4096-byte pages and blocks,
+ * default cache (64 MiB) and read-ahead (4 doubling to 64 blocks).
+ */
+
+import { equal, ok } from "node:assert/strict";
+import type { VfsStats } from "../src/stats.ts";
+import type { S3VFS } from "../src/vfs.ts";
+import type { S3VFSOptions } from "../src/vfs_options.ts";
+import { freshBucket, type TestBucket } from "./_harness.ts";
+import { listKeys, openDb, testVfs } from "./_vfs.ts";
+
+type Db = ReturnType<typeof openDb>;
+const ROWS = 10_000;
+
+function show(label: string, vfs: S3VFS): VfsStats["requests"] {
+  const s = vfs.stats();
+  const r = s.requests;
+  const parts = Object.entries(r).filter(([k, v]) => v || k === "total").map(([k, v]) =>
+    `${k}=${v}`
+  );
+  console.log(
+    `budget: ${label}: ${
+      parts.join(" ")
+    } (round trips ${s.roundTrips}; cache hits ${s.cache.hits}, ` +
+      `misses ${s.cache.misses}, prefetch used ${s.cache.prefetchUsed}, wasted ${s.cache.prefetchWasted})`,
+  );
+  return r;
+}
+
+/** Creates `t` with ROWS rows in one transaction through `vfs`; returns the open connection. */
+function create(vfs: S3VFS, prefix: string): Db {
+  const db = openDb(vfs, prefix);
+  db.exec("PRAGMA page_size = 4096");
+  db.exec("PRAGMA journal_mode = DELETE");
+  db.exec("BEGIN");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  for (let i = 1; i <= ROWS; i++) {
+    db.run("INSERT INTO t (v) VALUES (?)", `value number ${i} ${"x".repeat(i % 20)}`);
+  }
+  db.exec("COMMIT");
+  return db;
+}
+
+async function setup(b: TestBucket, prefix: string, opts: S3VFSOptions = {}): Promise<number> {
+  using vfs = testVfs(b.bucket, opts);
+  const db = create(vfs, prefix);
+  db.close();
+  return (await listKeys(b.client, b.bucket, prefix)).length;
+}
+
+/** 50 ids from a fixed-seed LCG. */
+function randomIds(n: number, seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: n }, () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return 1 + (x % ROWS);
+  });
+}
+
+Deno.test("budget: create + 10k-row insert, then one single-row INSERT on a warm connection", async () => {
+  await using b = await freshBucket("budget-insert");
+  const prefix = "budget/insert.sqlite";
+  using vfs = testVfs(b.bucket);
+  const db = create(vfs, prefix);
+  try {
+    const r0 = show(`create table + ${ROWS}-row insert (one transaction, new database)`, vfs);
+    const blocks = (await listKeys(b.client, b.bucket, prefix)).length;
+    console.log(`budget: the database is ${blocks} blocks`);
+    equal(r0.get + r0.getConditional, 0, "a new database is never read back");
+    equal(r0.list, 2, "one LIST for the database, one for the journal");
+    equal(r0.put, blocks + 1, "every database block once, plus the journal's single block");
+    equal(r0.delete, 1, "the journal's block 0 (the commit point)");
+    equal(r0.deleteMany + r0.head, 0);
+
+    for (let round = 0; round < 3; round++) {
+      vfs.resetStats();
+      db.run("INSERT INTO t (v) VALUES (?)", `single ${round}`);
+      const r = show(`single-row INSERT transaction on a warm connection (#${round + 1})`, vfs);
+      equal(r.getConditional, 1, "one conditional GET (revalidation)");
+      equal(r.notModified, 1);
+      equal(r.get, 0);
+      equal(r.list, 0);
+      equal(r.head, 0);
+      ok(r.put <= 6, `puts ${r.put}`);
+      ok(r.delete + r.deleteMany <= 2, `deletes ${r.delete} + ${r.deleteMany}`);
+      // Observed (deterministic for this data): 3 journal blocks (header + 2 page
+      // records) + 2 database blocks (the leaf and page 1); journal block 0 deleted
+      // first (the commit point), then blocks 1-2 in one DeleteObjects.
+      equal(r.put, 5);
+      equal(r.delete, 1);
+      equal(r.deleteMany, 1);
+      equal(r.total, 8);
+    }
+    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS + 3);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("budget: a warm point query is one conditional GET, none in EXCLUSIVE locking mode", async () => {
+  await using b = await freshBucket("budget-point");
+  const prefix = "budget/point.sqlite";
+  await setup(b, prefix);
+  using vfs = testVfs(b.bucket);
+  const db = openDb(vfs, prefix);
+  try {
+    db.values("SELECT sum(length(v)) FROM t"); // warm
+    vfs.resetStats();
+    equal(db.values("SELECT v FROM t WHERE id = ?", 4321).length, 1);
+    let r = show("warm point query", vfs);
+    equal(r.total, 1);
+    equal(r.getConditional, 1);
+    equal(r.notModified, 1);
+
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    db.values("SELECT v FROM t WHERE id = 1"); // takes the lock (one more revalidation)
+    vfs.resetStats();
+    for (const id of randomIds(50, 7)) {
+      equal(db.values("SELECT v FROM t WHERE id = ?", id).length, 1);
+    }
+    r = show("50 warm point queries, locking_mode=EXCLUSIVE", vfs);
+    equal(r.total, 0);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("budget: a cold SELECT count(*) reads each block at most once, LIST at most twice", async () => {
+  await using b = await freshBucket("budget-cold-count");
+  const prefix = "budget/cold.sqlite";
+  const blocks = await setup(b, prefix);
+  using vfs = testVfs(b.bucket);
+  const db = openDb(vfs, prefix);
+  vfs.resetStats(); // the open's LIST is counted in the next test
+  try {
+    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS);
+    const r = show(`cold SELECT count(*) after the open (new VFS, ${blocks} blocks)`, vfs);
+    const s = vfs.stats();
+    ok(r.list <= 2, `lists ${r.list}`);
+    ok(
+      r.get <= blocks,
+      `gets ${r.get} > blocks ${blocks}: read-ahead fetched past the end or twice`,
+    );
+    ok(s.cache.prefetchUsed > 0, "read-ahead was used by the scan");
+    equal(r.put + r.delete + r.deleteMany, 0);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("budget: open + cold SELECT count(*) from a new VFS, all requests", async () => {
+  await using b = await freshBucket("budget-cold-open");
+  const prefix = "budget/cold-open.sqlite";
+  const blocks = await setup(b, prefix);
+  using vfs = testVfs(b.bucket);
+  const db = openDb(vfs, prefix);
+  try {
+    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS);
+    const r = show(`open + cold SELECT count(*) (new VFS, ${blocks} blocks)`, vfs);
+    ok(r.list <= 2, `lists ${r.list}`);
+    ok(r.get <= blocks, `gets ${r.get} > blocks ${blocks}`);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("budget: random cold point lookups: read-ahead costs no extra GETs", async () => {
+  await using b = await freshBucket("budget-random");
+  const prefix = "budget/random.sqlite";
+  await setup(b, prefix);
+  const ids = randomIds(50, 2024);
+  const gets: Record<string, number> = {};
+  for (
+    const [label, opts] of [["readAhead default", {}], ["readAhead false", {
+      readAhead: false,
+    }]] as const
+  ) {
+    using vfs = testVfs(b.bucket, opts);
+    const db = openDb(vfs, prefix);
+    try {
+      for (const id of ids) equal(db.values("SELECT id FROM t WHERE id = ?", id)[0][0], id);
+      gets[label] = show(`50 random cold point lookups, ${label}`, vfs).get;
+    } finally {
+      db.close();
+    }
+  }
+  ok(gets["readAhead default"] <= gets["readAhead false"], JSON.stringify(gets));
+});
+
+Deno.test("budget: a second full scan is served by the cache; a tiny cache refetches", async () => {
+  await using b = await freshBucket("budget-cache");
+  const prefix = "budget/cache.sqlite";
+  const blocks = await setup(b, prefix);
+  const scan = "SELECT sum(length(v)), max(id) FROM t";
+  for (
+    const [label, cacheBytes] of [["default cache", undefined], [
+      "64 KiB cache",
+      64 * 1024,
+    ]] as const
+  ) {
+    using vfs = testVfs(b.bucket, cacheBytes === undefined ? {} : { cacheBytes });
+    const db = openDb(vfs, prefix);
+    try {
+      // SQLite's own page cache must not hide the VFS: make it tiny.
+      db.exec("PRAGMA cache_size = 10");
+      const first = db.values(scan);
+      const r1 = show(`first full scan, ${label}`, vfs);
+      ok(vfs.stats().cache.prefetchUsed > 0, "the scan used read-ahead");
+      if (cacheBytes === undefined) ok(r1.get <= blocks, `gets ${r1.get} > ${blocks} blocks`);
+      vfs.resetStats();
+      equal(JSON.stringify(db.values(scan)), JSON.stringify(first));
+      const r2 = show(`second full scan, ${label}`, vfs);
+      equal(r2.getConditional, 1);
+      equal(r2.notModified, 1);
+      if (cacheBytes === undefined) {
+        equal(r2.get, 0, "all blocks from the cache");
+        equal(r2.total, 1);
+      } else {
+        ok(r2.get > 0, "a 64 KiB cache cannot hold the table: blocks are fetched again");
+        ok(vfs.stats().cache.evictions > 0);
+      }
+    } finally {
+      db.close();
+    }
+  }
+});
+
+Deno.test("budget: with a small or no cache, read-ahead fetches no more blocks than reading without it", async () => {
+  await using b = await freshBucket("budget-small-cache");
+  const prefix = "budget/small-cache.sqlite";
+  const blocks = await setup(b, prefix);
+  const scan = "SELECT sum(length(v)), max(id) FROM t";
+  const gets: Record<string, number> = {};
+  for (const cacheBytes of [64 * 1024, 0]) {
+    for (const readAhead of [undefined, false] as const) {
+      const label = `full scan, cacheBytes ${cacheBytes}, readAhead ${readAhead ?? "default"}`;
+      using vfs = testVfs(
+        b.bucket,
+        readAhead === false ? { cacheBytes, readAhead } : { cacheBytes },
+      );
+      const db = openDb(vfs, prefix);
+      try {
+        db.exec("PRAGMA cache_size = 10");
+        db.values(scan);
+        gets[label] = show(label, vfs).get;
+      } finally {
+        db.close();
+      }
+    }
+  }
+  console.log(`budget: ${blocks} blocks; GETs per case: ${JSON.stringify(gets)}`);
+  for (const cacheBytes of [64 * 1024, 0]) {
+    const withRa = gets[`full scan, cacheBytes ${cacheBytes}, readAhead default`];
+    const without = gets[`full scan, cacheBytes ${cacheBytes}, readAhead false`];
+    // (+ block 0 again at each new transaction when nothing is cached)
+    ok(without <= blocks + 4, `without read-ahead: ${without} GETs for ${blocks} blocks`);
+    ok(
+      withRa <= without,
+      `cacheBytes ${cacheBytes}: read-ahead made ${withRa} GETs where reading without it made ${without} ` +
+        `(${blocks} blocks): prefetched blocks are evicted (or never cached) before they are read`,
+    );
+  }
+});

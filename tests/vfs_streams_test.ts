@@ -1,0 +1,89 @@
+/**
+ * The stream methods on S3VFS: serialize what SQL wrote, deserialize and
+ * query through the same VFS (its cache forgets the replaced database),
+ * refusal while a connection is open or a hot journal exists.
+ */
+
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { Database } from "../src/sqlite.ts";
+import { freshBucket } from "./_harness.ts";
+import { openDb, testVfs } from "./_vfs.ts";
+
+const CHINOOK = new URL("../../shared/data/chinook.sqlite", import.meta.url);
+
+Deno.test("vfs streams: SQL-written database serializes to a file sqlite3 accepts", async () => {
+  await using b = await freshBucket("vfs-streams-sql");
+  using vfs = testVfs(b.bucket, { blockSize: 4097 });
+  const db = openDb(vfs, "app.sqlite");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  db.exec("BEGIN");
+  for (let i = 0; i < 2000; i++) db.run("INSERT INTO t (v) VALUES (?)", `value ${i}`);
+  db.exec("COMMIT");
+  const size = Number(
+    db.values("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")[0][0],
+  );
+  db.close();
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/out.sqlite`;
+    const progress: number[] = [];
+    const { bytes } = await vfs.serializeToFile("app.sqlite", path, {
+      onProgress: (p) => progress.push(p.bytes),
+    });
+    equal(bytes, size);
+    equal((await Deno.stat(path)).size, size);
+    equal(progress.at(-1), size);
+    const local = new Database(path);
+    equal(local.values("PRAGMA integrity_check")[0][0], "ok");
+    equal(local.values("SELECT count(*) FROM t")[0][0], 2000);
+    local.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vfs streams: deserialize chinook, query it, replace it and see the new one", async () => {
+  await using b = await freshBucket("vfs-streams-load");
+  using vfs = testVfs(b.bucket);
+  const loaded = await vfs.deserializeFromFile("music.sqlite", CHINOOK);
+  equal(loaded.bytes, (await Deno.stat(CHINOOK)).size);
+  let db = openDb(vfs, "music.sqlite");
+  const artists = db.values("SELECT count(*) FROM Artist")[0][0];
+  ok(Number(artists) > 0);
+  equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+
+  // Not while a connection has it open.
+  await rejects(
+    vfs.deserialize("music.sqlite", [await Deno.readFile(CHINOOK)], { overwrite: true }),
+    /open in a connection/,
+  );
+  db.close();
+
+  // Replace it with another database: the same VFS must not serve stale cached blocks.
+  const dir = await Deno.makeTempDir();
+  try {
+    const other = new Database(`${dir}/other.sqlite`);
+    other.exec("CREATE TABLE Artist (ArtistId INTEGER PRIMARY KEY, Name TEXT)");
+    other.run("INSERT INTO Artist (Name) VALUES ('only one')");
+    other.close();
+    await rejects(vfs.deserializeFromFile("music.sqlite", `${dir}/other.sqlite`), /overwrite/);
+    await vfs.deserializeFromFile("music.sqlite", `${dir}/other.sqlite`, { overwrite: true });
+    db = openDb(vfs, "music.sqlite");
+    deepEqual(db.values("SELECT Name FROM Artist"), [["only one"]]);
+    db.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vfs streams: a hot journal on the target is refused", async () => {
+  await using b = await freshBucket("vfs-streams-hot");
+  using vfs = testVfs(b.bucket);
+  await vfs.deserializeFromFile("x.sqlite", CHINOOK);
+  // A journal whose header is not zeroed: an interrupted transaction.
+  await b.client.put(b.bucket, "x.sqlite-journal/0000000000", new Uint8Array(512).fill(0xd9));
+  const err = await vfs.deserializeFromFile("x.sqlite", CHINOOK, { overwrite: true }).catch((e) =>
+    e
+  );
+  match(String(err), /hot journal/);
+});
