@@ -52,6 +52,8 @@ export class FileStore {
   readonly locks: LockTable = new LockTable();
   /** Open handles. */
   openCount = 0;
+  /** A LIST just told the size: the next revalidation has nothing to learn. */
+  #fresh = false;
 
   /** Creates the store; nothing is fetched until needed. */
   constructor(readonly name: string, readonly ctx: StoreContext, readonly isJournal: boolean) {}
@@ -74,6 +76,7 @@ export class FileStore {
       const [[r]] = this.#call([[{ op: "stat", prefix: this.name }]]);
       this.size = r.size ?? 0;
       this.remoteEnd = r.end ?? 0;
+      this.#fresh = true;
     }
     return this.size;
   }
@@ -131,9 +134,15 @@ export class FileStore {
     const ahead: number[] = [];
     if (cursor && missing.length) {
       const ra = this.ctx.readAhead;
-      cursor.run = first > cursor.last && first - cursor.last <= 2 ? cursor.run + 1 : 0;
-      if (ra && cursor.run >= 2) {
-        const window = Math.min(ra.max, ra.initial * 2 ** (cursor.run - 2));
+      const forward = cursor.last >= 0 && first > cursor.last && first - cursor.last <= 2;
+      cursor.run = forward ? cursor.run + 1 : 0;
+      // Three forward misses in a row make a scan; a point lookup (header,
+      // root, interior, leaf) rarely does. The window doubles per miss, capped
+      // by `max` and by a quarter of the cache, so prefetched blocks survive
+      // until they are read.
+      const cacheCap = Math.floor(this.ctx.cache.budget / B / 4);
+      if (ra && cursor.run >= 3 && cacheCap >= 1) {
+        const window = Math.min(ra.max, cacheCap, ra.initial * 2 ** (cursor.run - 3));
         const limit = Math.min(blockCount(size, B), lastIdx + 1 + window);
         for (let i = lastIdx + 1; i < limit; i++) {
           if (!this.dirty.has(i) && !this.ctx.cache.peek(this.id, i)) ahead.push(i);
@@ -279,7 +288,24 @@ export class FileStore {
    * block 0 drops this file's cached blocks and re-reads the size.
    */
   revalidate(): void {
-    if (this.dirty.size || this.block0Etag === undefined || this.size === undefined) return;
+    if (this.dirty.size || this.size === undefined) return;
+    if (this.#fresh) {
+      this.#fresh = false;
+      return;
+    }
+    if (this.block0Etag === undefined) {
+      // Never seen block 0 (an empty or just-listed file): one plain GET tells
+      // whether a database appeared since; SQLite reads that block next anyway.
+      const [[r]] = this.#call([[{ op: "get", key: this.#key(0) }]]);
+      if (r.status !== "ok") return;
+      this.block0Etag = r.etag;
+      this.ctx.cache.set(this.id, 0, { data: r.data!, etag: r.etag ?? "", prefetched: false });
+      if (this.size > 0) return; // listed just now, block 0 read with it: nothing to drop
+      this.ctx.cache.invalidate(this.id, 1);
+      this.size = undefined;
+      this.known();
+      return;
+    }
     const [[r]] = this.#call([[{ op: "get", key: this.#key(0), ifNoneMatch: this.block0Etag }]]);
     if (r.status === "not-modified") return;
     this.ctx.cache.invalidate(this.id);

@@ -31,3 +31,9 @@ export async function listKeys(
   for await (const e of client.list(bucket, { prefix: prefix + "/" })) keys.push(e.key);
   return keys;
 }
+
+/**
+ * The real sample database (a copy of ../shared/data/chinook.sqlite, the
+ * Chinook sample database, kept in the repository so a fresh clone has it).
+ */
+export const CHINOOK_PATH: string = new URL("./data/chinook.sqlite", import.meta.url).pathname;

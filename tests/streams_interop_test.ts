@@ -11,6 +11,7 @@ import { blockCount } from "../src/blocks.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { deserializeFromFile, serialize, serializeToFile } from "../src/streams.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
+import { CHINOOK_PATH } from "./_vfs.ts";
 
 const TOOL = new URL("./py/s3vfs_tool.py", import.meta.url).pathname;
 const INSTALL_HINT =
@@ -91,7 +92,7 @@ async function databases(
   // Block sizes per direction, chosen to cover 4096 / 4097 / 65536 without making Python
   // (one sequential request per block) take minutes.
   return [
-    { name: "chinook", path: "/work/shared/data/chinook.sqlite", pyBlock: 4096, denoBlock: 65536 },
+    { name: "chinook", path: CHINOOK_PATH, pyBlock: 4096, denoBlock: 65536 },
     { name: "p65536", path: p64, pyBlock: 4097, denoBlock: 4096 },
     { name: "p512", path: p512, pyBlock: 4097, denoBlock: 65536 },
   ];

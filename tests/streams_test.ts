@@ -20,6 +20,7 @@ import {
   type TransferProgress,
 } from "../src/streams.ts";
 import { freshBucket, testClient, testS3Options } from "./_harness.ts";
+import { CHINOOK_PATH } from "./_vfs.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -271,7 +272,7 @@ Deno.test("round trip is byte-identical across page sizes x block sizes; integri
 
 Deno.test("chinook.sqlite: file -> S3 -> file is byte-identical and opens in sqlite3", async () => {
   await using b = await freshBucket("streams-chinook");
-  const src = "/work/shared/data/chinook.sqlite";
+  const src = CHINOOK_PATH;
   const original = await Deno.readFile(src);
   await withTempDir(async (dir) => {
     for (const blockSize of [4096, 65536]) {

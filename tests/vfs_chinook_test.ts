@@ -22,7 +22,6 @@ import { listKeys, openDb, testVfs } from "./_vfs.ts";
 const CANDIDATES = [
   Deno.env.get("S3VFS_CHINOOK"),
   fileURLToPath(new URL("./data/chinook.sqlite", import.meta.url)),
-  "/work/shared/data/chinook.sqlite",
 ].filter((p): p is string => !!p);
 
 async function chinook(): Promise<{ path: string; bytes: Uint8Array }> {

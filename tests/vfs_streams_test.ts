@@ -7,9 +7,9 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { Database } from "../src/sqlite.ts";
 import { freshBucket } from "./_harness.ts";
-import { openDb, testVfs } from "./_vfs.ts";
+import { CHINOOK_PATH, openDb, testVfs } from "./_vfs.ts";
 
-const CHINOOK = new URL("../../shared/data/chinook.sqlite", import.meta.url);
+const CHINOOK = CHINOOK_PATH;
 
 Deno.test("vfs streams: SQL-written database serializes to a file sqlite3 accepts", async () => {
   await using b = await freshBucket("vfs-streams-sql");
