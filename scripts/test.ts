@@ -40,6 +40,16 @@ function hasPathArg(args: string[]): boolean {
   return false;
 }
 
+/** "tests: N passed, N failed, N skipped" from deno's JUnit report (step-level failures included). */
+function summary(xml: string): string {
+  const cases = [...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) =>
+    m[2] ?? ""
+  );
+  const failed = cases.filter((c) => /<(failure|error)\b/.test(c)).length;
+  const skipped = cases.filter((c) => /<skipped\b/.test(c)).length;
+  return `tests: ${cases.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped`;
+}
+
 async function main(): Promise<number> {
   const args = [...Deno.args];
   // Script args after `--` go to the tests (Deno.args); keep them at the end.
@@ -76,8 +86,12 @@ async function main(): Promise<number> {
       AWS_REGION: s3.region,
       S3VFS_TEST_ENDPOINT: s3.endpoint,
     });
+    // A JUnit report, to print one plain closing line ("N passed, N failed").
+    const junit = testArgs.some((a) => a.startsWith("--junit-path"))
+      ? undefined
+      : await Deno.makeTempFile({ prefix: "s3vfs-junit-", suffix: ".xml" });
     child = new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", ...testArgs, ...scriptArgs],
+      args: ["test", "-A", ...(junit ? [`--junit-path=${junit}`] : []), ...testArgs, ...scriptArgs],
       env,
       clearEnv: true,
       stdin: "inherit",
@@ -85,6 +99,10 @@ async function main(): Promise<number> {
       stderr: "inherit",
     }).spawn();
     const status = await child.status;
+    if (junit) {
+      console.log(summary(await Deno.readTextFile(junit).catch(() => "")));
+      await Deno.remove(junit).catch(() => {});
+    }
     if (interrupted) return 130;
     return status.code;
   } finally {
