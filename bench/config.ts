@@ -83,7 +83,7 @@ export function settings(quick: boolean): Setting[] {
         commits: 200,
         lookups: 1000,
         transferBytes: 256 * MiB,
-        py: { rows: 100_000, commits: 20, lookups: 50, transferBytes: 32 * MiB },
+        py: { rows: 100_000, commits: 50, lookups: 100, transferBytes: 64 * MiB },
       },
     },
     {
@@ -95,7 +95,7 @@ export function settings(quick: boolean): Setting[] {
         commits: 200,
         lookups: 1000,
         transferBytes: 16 * MiB,
-        py: { rows: 100_000, commits: 20, lookups: 50, transferBytes: 4 * MiB },
+        py: { rows: 100_000, commits: 30, lookups: 100, transferBytes: 8 * MiB },
       },
     },
   ];

@@ -123,8 +123,14 @@ export async function oursTransfer(
   t = performance.now();
   let n = 0;
   for await (const chunk of serialize(ctx, prefix)) n += chunk.length;
-  out.push(record(who, "serialize", performance.now() - t, n, env.counter.requests));
+  const ser = record(who, "serialize", performance.now() - t, n, env.counter.requests);
   if (n !== size) throw new Error(`${who} serialize returned ${n} of ${size} bytes`);
+  // Diagnostic: serialize LISTs the whole prefix twice (snapshot + final check); time one LIST.
+  t = performance.now();
+  let keys = 0;
+  for await (const _ of env.client.list(env.bucket, { prefix: prefix + "/" })) keys++;
+  ser.detail = { oneFullListMs: Math.round(performance.now() - t), listedKeys: keys };
+  out.push(ser);
   return out;
 }
 
