@@ -76,7 +76,7 @@ export class S3VFS {
   #methods: VfsMethods;
   #ctorOptions: S3VFSOptions;
   #s3Config: ResolvedS3Config;
-  #concurrency: number;
+  #concurrency: number | undefined;
   #client?: S3Client;
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
@@ -97,7 +97,7 @@ export class S3VFS {
       throw new RangeError(`blockSize must be at least 512 for a VFS, got ${this.blockSize}`);
     }
     const concurrency = options.concurrency ?? 32;
-    this.#concurrency = concurrency;
+    this.#concurrency = options.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
     }

@@ -142,7 +142,7 @@ async function deserializeFrom(
 ): Promise<DeserializeResult> {
   const { client, bucket } = ctx;
   const blockSize = checkBlockSize(ctx.blockSize);
-  const concurrency = checkConcurrency(ctx.concurrency);
+  const concurrency = checkConcurrency(ctx.concurrency, ctx.blockSize);
   const { signal, onProgress } = options;
   const where = `s3://${bucket}/${prefix}`;
   signal?.throwIfAborted();

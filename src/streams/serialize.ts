@@ -83,7 +83,7 @@ export function serialize(
   options: SerializeOptions = {},
 ): ReadableStream<Uint8Array> {
   const { client, bucket } = ctx;
-  const concurrency = checkConcurrency(ctx.concurrency);
+  const concurrency = checkConcurrency(ctx.concurrency, ctx.blockSize);
   const maxRetries = options.maxRetries ?? 3;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
     throw new RangeError(`maxRetries must be a non-negative integer, got ${maxRetries}`);

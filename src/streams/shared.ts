@@ -8,7 +8,8 @@
 import { blockIndexOf } from "../blocks.ts";
 import type { S3Client } from "../s3/client.ts";
 
-const DEFAULT_CONCURRENCY = 16;
+/** Bytes in flight the default concurrency allows: latency hides behind many small blocks. */
+const DEFAULT_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /** One block object found by {@linkcode listBlocks}. */
 export interface BlockEntry {
@@ -18,9 +19,14 @@ export interface BlockEntry {
   etag: string;
 }
 
-/** `concurrency` checked (a positive integer), default 16. */
-export function checkConcurrency(concurrency: number | undefined): number {
-  const c = concurrency ?? DEFAULT_CONCURRENCY;
+/**
+ * `concurrency` checked (a positive integer). The default is 16 MiB worth of
+ * blocks in flight, between 2 and 64 requests: 64 for blocks up to 256 KiB
+ * (request latency, not bytes, limits small blocks), 16 for 1 MiB blocks.
+ */
+export function checkConcurrency(concurrency: number | undefined, blockSize: number): number {
+  const c = concurrency ??
+    Math.max(2, Math.min(64, Math.floor(DEFAULT_BYTES_IN_FLIGHT / blockSize)));
   if (!Number.isInteger(c) || c < 1) {
     throw new RangeError(`concurrency must be a positive integer, got ${c}`);
   }

@@ -16,7 +16,7 @@ export interface BlockStoreContext {
   bucket: string;
   /** Block size used when writing (deserialize). Serialize reads whatever block size is stored. */
   blockSize: number;
-  /** Requests in flight at once (default 16). */
+  /** Requests in flight at once (default: 16 MiB of blocks, 2..64 requests; 64 for 4 KiB blocks). */
   concurrency?: number;
 }
 
