@@ -261,6 +261,14 @@ export function renderMarkdown(r: BenchReport): string {
       `${(r.totalSeconds / 60).toFixed(1)} min. Raw numbers: bench/results.json.`,
     "",
   );
+  lines.push(
+    "How to run: `deno task bench` (about 18 minutes here; starts its own MinIO unless S3_ENDPOINT and " +
+      "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY point at one; installs `sqlite-s3vfs apsw boto3` with pip " +
+      "if `python3` lacks them). `deno task bench --quick` (or BENCH_QUICK=1) runs tiny sizes in under a " +
+      "minute and writes RESULTS.quick.md / results.quick.json instead; `--only direct|proxy20` and " +
+      "`--skip-python` write RESULTS.partial.md. BENCH_MINIO_DISK=1 keeps MinIO's data on disk.",
+    "",
+  );
   if (r.quick) {
     lines.push("**QUICK MODE: tiny sizes for smoke testing; these numbers mean nothing.**", "");
   }

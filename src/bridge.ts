@@ -44,6 +44,7 @@ export class Bridge {
   #worker: Worker;
   #ctrl = new Int32Array(new SharedArrayBuffer(16));
   #data = new SharedArrayBuffer(1 << 20);
+  #req = new SharedArrayBuffer(1 << 20);
   #seq = 0;
   #timeoutMs: number;
   #closed = false;
@@ -82,9 +83,10 @@ export class Bridge {
     this.#post({
       type: "call",
       seq,
-      phases,
+      phases: this.#movePayloads(phases),
       ctrl: ctrl.buffer as SharedArrayBuffer,
       data: this.#data,
+      req: this.#req,
     });
     const deadline = started + this.#timeoutMs;
     while (true) {
@@ -120,6 +122,29 @@ export class Bridge {
     );
     this.onStats?.(meta.stats, performance.now() - started);
     return out;
+  }
+
+  /** PUT bodies go into the shared request buffer: posting each one as a message costs ~0.3 ms. */
+  #movePayloads(phases: BridgeOp[][]): BridgeOp[][] {
+    let need = 0;
+    for (const p of phases) {
+      for (const op of p) if (op.op === "put" && op.data) need += op.data.length;
+    }
+    if (need === 0) return phases;
+    if (need > this.#req.byteLength) {
+      this.#req = new SharedArrayBuffer(Math.max(need, this.#req.byteLength * 2));
+    }
+    const bytes = new Uint8Array(this.#req);
+    let at = 0;
+    return phases.map((p) =>
+      p.map((op): BridgeOp => {
+        if (op.op !== "put" || !op.data) return op;
+        bytes.set(op.data, at);
+        const moved: BridgeOp = { op: "put", key: op.key, at, length: op.data.length };
+        at += op.data.length;
+        return moved;
+      })
+    );
   }
 
   /** Stops the worker. Idempotent. */

@@ -35,7 +35,16 @@ export const STATE_NEED_SPACE = 2;
 /** One operation on an object, addressed by key in the VFS's bucket. */
 export type BridgeOp =
   | { op: "get"; key: string; ifNoneMatch?: string }
-  | { op: "put"; key: string; data: Uint8Array }
+  | {
+    op: "put";
+    key: string;
+    /** The body (caller side; the bridge moves it into the request buffer). */
+    data?: Uint8Array;
+    /** Offset of the body in the call's request buffer (worker side). */
+    at?: number;
+    /** Length of the body in the request buffer. */
+    length?: number;
+  }
   | { op: "delete"; key: string }
   | { op: "deleteMany"; keys: string[] }
   | { op: "stat"; prefix: string };
@@ -113,6 +122,8 @@ export type ToWorker =
     phases: BridgeOp[][];
     ctrl: SharedArrayBuffer;
     data: SharedArrayBuffer;
+    /** PUT bodies, at each op's `at`/`length` (no per-body message copies). */
+    req: SharedArrayBuffer;
   }
   | { type: "collect"; seq: number; data: SharedArrayBuffer }
   | { type: "close" };

@@ -26,6 +26,8 @@ export interface CacheCounters {
   prefetchUsed: number;
   /** Prefetched blocks dropped without being read. */
   prefetchWasted: number;
+  /** Prefetched blocks still cached and not read yet (neither used nor wasted so far). */
+  prefetchPending: number;
   /** Blocks evicted for the budget. */
   evictions: number;
 }
@@ -47,7 +49,14 @@ export class BlockCache {
   }
 
   static #zero(): CacheCounters {
-    return { hits: 0, misses: 0, prefetchUsed: 0, prefetchWasted: 0, evictions: 0 };
+    return {
+      hits: 0,
+      misses: 0,
+      prefetchUsed: 0,
+      prefetchWasted: 0,
+      prefetchPending: 0,
+      evictions: 0,
+    };
   }
 
   /** Bytes held now. */
@@ -67,6 +76,7 @@ export class BlockCache {
     if (e.prefetched) {
       e.prefetched = false;
       this.counters.prefetchUsed++;
+      this.counters.prefetchPending--;
     }
     this.#lru.delete(k);
     this.#lru.set(k, e);
@@ -85,6 +95,7 @@ export class BlockCache {
     const k = `${file}:${index}`;
     this.#lru.set(k, entry);
     this.#bytes += entry.data.length;
+    if (entry.prefetched) this.counters.prefetchPending++;
     let set = this.#byFile.get(file);
     if (!set) this.#byFile.set(file, set = new Set());
     set.add(index);
@@ -100,7 +111,10 @@ export class BlockCache {
     this.#lru.delete(`${file}:${index}`);
     this.#byFile.get(file)?.delete(index);
     this.#bytes -= e.data.length;
-    if (e.prefetched) this.counters.prefetchWasted++;
+    if (e.prefetched) {
+      this.counters.prefetchWasted++;
+      this.counters.prefetchPending--;
+    }
   }
 
   /** Drops one block. */
@@ -118,6 +132,8 @@ export class BlockCache {
 
   /** Zeroes the counters. */
   resetCounters(): void {
+    const pending = this.counters.prefetchPending;
     this.counters = BlockCache.#zero();
+    this.counters.prefetchPending = pending; // a level, not a count of events
   }
 }

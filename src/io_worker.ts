@@ -40,6 +40,7 @@ async function runOp(
   op: BridgeOp,
   payload: Uint8Array[],
   offset: { n: number },
+  req: SharedArrayBuffer,
 ): Promise<BridgeResult> {
   const c = client!;
   const bucket = init!.bucket;
@@ -54,8 +55,11 @@ async function runOp(
       offset.n += r.body.length;
       return { status: "ok", etag: r.etag, offset: at, length: r.body.length };
     }
-    case "put":
-      return { status: "ok", etag: (await c.put(bucket, op.key, op.data)).etag };
+    case "put": {
+      // Copied out of shared memory: fetch does not take SharedArrayBuffer views.
+      const body = op.data ?? new Uint8Array(req, op.at ?? 0, op.length ?? 0).slice();
+      return { status: "ok", etag: (await c.put(bucket, op.key, body)).etag };
+    }
     case "delete":
       await c.delete(bucket, op.key);
       return { status: "ok" };
@@ -78,6 +82,7 @@ async function runOp(
 
 async function runCall(
   phases: BridgeOp[][],
+  req: SharedArrayBuffer,
 ): Promise<{ results: BridgeResult[][]; payload: Uint8Array[] }> {
   const payload: Uint8Array[] = [];
   const offset = { n: 0 };
@@ -90,7 +95,7 @@ async function runCall(
     }
     const out = await mapLimit(phase, init!.concurrency, async (op) => {
       try {
-        return await runOp(op, payload, offset);
+        return await runOp(op, payload, offset, req);
       } catch (err) {
         failed = true;
         const e = err instanceof S3Error ? err.toJSON() : {
@@ -157,7 +162,7 @@ parentPort!.on("message", async (msg: ToWorker) => {
       return;
     case "call": {
       const ctrl = new Int32Array(msg.ctrl);
-      const { results, payload } = await runCall(msg.phases);
+      const { results, payload } = await runCall(msg.phases, msg.req);
       const meta: BridgeMeta = { results, stats };
       stats = newStats();
       deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);

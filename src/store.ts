@@ -31,6 +31,8 @@ export interface ReadCursor {
   last: number;
   /** Consecutive forward reads that missed the cache. */
   run: number;
+  /** Read-ahead window last used, in blocks (0: none). */
+  window?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -134,8 +136,12 @@ export class FileStore {
     const ahead: number[] = [];
     if (cursor && missing.length) {
       const ra = this.ctx.readAhead;
-      const forward = cursor.last >= 0 && first > cursor.last && first - cursor.last <= 2;
+      // Forward: just past the last block read, or within the last window (a
+      // scan skips the index pages interleaved with the table's).
+      const forward = cursor.last >= 0 && first > cursor.last &&
+        first - cursor.last <= 2 + (cursor.window ?? 0);
       cursor.run = forward ? cursor.run + 1 : 0;
+      if (!forward) cursor.window = 0;
       // Three forward misses in a row make a scan; a point lookup (header,
       // root, interior, leaf) rarely does. The window doubles per miss, capped
       // by `max` and by a quarter of the cache, so prefetched blocks survive
@@ -143,6 +149,7 @@ export class FileStore {
       const cacheCap = Math.floor(this.ctx.cache.budget / B / 4);
       if (ra && cursor.run >= 3 && cacheCap >= 1) {
         const window = Math.min(ra.max, cacheCap, ra.initial * 2 ** (cursor.run - 3));
+        cursor.window = window;
         const limit = Math.min(blockCount(size, B), lastIdx + 1 + window);
         for (let i = lastIdx + 1; i < limit; i++) {
           if (!this.dirty.has(i) && !this.ctx.cache.peek(this.id, i)) ahead.push(i);

@@ -96,7 +96,7 @@ export class S3VFS {
     if (this.blockSize < 512) {
       throw new RangeError(`blockSize must be at least 512 for a VFS, got ${this.blockSize}`);
     }
-    const concurrency = options.concurrency ?? 32;
+    const concurrency = options.concurrency ?? 64;
     this.#concurrency = options.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);

@@ -25,7 +25,7 @@ export interface S3VFSOptions extends S3ConnectionOptions {
    * doubles up to `max` (default 4 and 64). `false` disables it.
    */
   readAhead?: false | { initial?: number; max?: number };
-  /** S3 requests in flight per batch (default 32); when set, also the serialize/deserialize window (default 16 MiB of blocks, at most 64 requests). */
+  /** S3 requests in flight per batch (default 64); when set, also the serialize/deserialize window (default 16 MiB of blocks, at most 64 requests). */
   concurrency?: number;
   /** Dirty bytes a transaction may buffer before blocks are written early (default 64 MiB). */
   maxDirtyBytes?: number;

@@ -3,15 +3,25 @@
  * ranged, conditional), HEAD, PUT (conditional), DELETE, DeleteObjects,
  * ListObjectsV2 and multipart upload, with retries and per-attempt timeouts.
  *
+ * The operations live here (multipart upload and DeleteObjects in
+ * ./multipart.ts and ./delete_objects.ts); signing, sending, retrying and
+ * error parsing in ./transport.ts.
+ *
  * @module
  */
 
-import { AwsClient } from "aws4fetch";
-import { createHash } from "node:crypto";
-import { S3Error } from "../errors.ts";
 import { type ResolvedS3Config, resolveS3Config, type S3ConnectionOptions } from "./config.ts";
-import { type AttemptOutcome, backoffDelay, mapLimit, shouldRetry } from "./retry.ts";
-import { escapeXmlText, xmlElements, xmlText } from "./xml.ts";
+import { deleteObjects } from "./delete_objects.ts";
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  uploadPart,
+} from "./multipart.ts";
+import { encodeKey, type Reply, S3Transport } from "./transport.ts";
+import { xmlElements, xmlText } from "./xml.ts";
+
+export { encodeKey } from "./transport.ts";
 
 /** Kinds of request, as counted by {@linkcode RequestEvent}. */
 export type RequestKind =
@@ -127,51 +137,7 @@ export interface CompletedPart {
   etag: string;
 }
 
-interface Call {
-  kind: RequestKind;
-  method: string;
-  bucket?: string;
-  key?: string;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: Uint8Array;
-  idempotent: boolean;
-  /** Statuses that are answers, not errors. */
-  accept?: number[];
-  signal?: AbortSignal;
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Uint8Array;
-}
-
 const textDecoder = new TextDecoder();
-
-/** Error codes for answers without an S3 error body. */
-const FALLBACK_CODES: Record<number, string> = {
-  301: "PermanentRedirect",
-  400: "BadRequest",
-  403: "Forbidden",
-  404: "NotFound",
-  409: "Conflict",
-  412: "PreconditionFailed",
-  416: "InvalidRange",
-  429: "TooManyRequests",
-  500: "InternalError",
-  503: "ServiceUnavailable",
-};
-
-/** Encodes an object key for a URL path, keeping `/`. */
-export function encodeKey(key: string): string {
-  return key.split("/").map((s) =>
-    encodeURIComponent(s).replace(
-      /[!'()*]/g,
-      (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
-    )
-  ).join("/");
-}
 
 /**
  * S3 over `aws4fetch`. Every method makes real requests; failures are
@@ -189,48 +155,18 @@ export function encodeKey(key: string): string {
 export class S3Client {
   /** The resolved settings (credentials included: never log this). */
   readonly config: ResolvedS3Config;
-  #aws: AwsClient;
-  #fetch: typeof fetch;
-  #onRequest?: (event: RequestEvent) => void;
-  #retryBase: number;
-  #retryMax: number;
+  /** Signs, sends and retries the requests; parses error answers. */
+  #transport: S3Transport;
 
   /** Resolves options against the environment (see {@linkcode S3ConnectionOptions}). */
   constructor(options: S3ClientOptions = {}) {
     this.config = resolveS3Config(options);
-    const c = this.config.credentials;
-    this.#aws = new AwsClient({
-      accessKeyId: c.accessKeyId,
-      secretAccessKey: c.secretAccessKey,
-      sessionToken: c.sessionToken,
-      service: "s3",
-      region: this.config.region,
-      retries: 0,
-    });
-    this.#fetch = options.fetch ?? fetch;
-    this.#onRequest = options.onRequest;
-    this.#retryBase = options.retryDelayMs?.base ?? 100;
-    this.#retryMax = options.retryDelayMs?.max ?? 5000;
+    this.#transport = new S3Transport(this.config, options);
   }
 
   /** The URL of a bucket or object. */
   url(bucket: string, key?: string, query?: Record<string, string>): string {
-    const base = new URL(this.config.endpoint);
-    let path: string;
-    if (this.config.forcePathStyle) {
-      path = `${base.pathname.replace(/\/$/, "")}/${bucket}${
-        key !== undefined ? "/" + encodeKey(key) : ""
-      }`;
-    } else {
-      if (bucket) base.hostname = `${bucket}.${base.hostname}`;
-      path = `${base.pathname.replace(/\/$/, "")}/${key !== undefined ? encodeKey(key) : ""}`;
-    }
-    const qs = query
-      ? "?" +
-        Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-          .join("&")
-      : "";
-    return `${base.protocol}//${base.host}${path}${qs}`;
+    return this.#transport.url(bucket, key, query);
   }
 
   /** GET an object, a byte range, or only if changed (`ifNoneMatch`). */
@@ -242,7 +178,7 @@ export class S3Client {
       headers["range"] = `bytes=${offset}-${offset + length - 1}`;
     }
     if (options.ifNoneMatch) headers["if-none-match"] = options.ifNoneMatch;
-    const r = await this.#call({
+    const r = await this.#transport.call({
       kind: options.ifNoneMatch ? "GET_COND" : "GET",
       method: "GET",
       bucket,
@@ -257,7 +193,7 @@ export class S3Client {
     }
     if (r.status === 404) {
       const code = xmlText(textDecoder.decode(r.body), "Code");
-      if (code && code !== "NoSuchKey") throw this.#error("GET", bucket, key, r);
+      if (code && code !== "NoSuchKey") throw this.#transport.error("GET", bucket, key, r);
       return { status: "absent" };
     }
     const etag = r.headers.get("etag") ?? "";
@@ -280,7 +216,7 @@ export class S3Client {
 
   /** HEAD an object: its ETag and size, or null when absent. */
   async head(bucket: string, key: string): Promise<HeadResult | null> {
-    const r = await this.#call({
+    const r = await this.#transport.call({
       kind: "HEAD",
       method: "HEAD",
       bucket,
@@ -291,7 +227,7 @@ export class S3Client {
     if (r.status === 404) {
       // HEAD answers have no body; MinIO names the error in a header, S3 does not.
       const code = r.headers.get("x-minio-error-code");
-      if (code && code !== "NoSuchKey") throw this.#error("HEAD", bucket, key, r);
+      if (code && code !== "NoSuchKey") throw this.#transport.error("HEAD", bucket, key, r);
       return null;
     }
     const lm = r.headers.get("last-modified");
@@ -318,7 +254,7 @@ export class S3Client {
     if (options.ifNoneMatch) headers["if-none-match"] = options.ifNoneMatch;
     if (options.contentType) headers["content-type"] = options.contentType;
     const conditional = !!(options.ifMatch || options.ifNoneMatch);
-    const r = await this.#call({
+    const r = await this.#transport.call({
       kind: "PUT",
       method: "PUT",
       bucket,
@@ -335,7 +271,7 @@ export class S3Client {
   async delete(bucket: string, key: string, options: { ifMatch?: string } = {}): Promise<void> {
     const headers: Record<string, string> = {};
     if (options.ifMatch) headers["if-match"] = options.ifMatch;
-    await this.#call({
+    await this.#transport.call({
       kind: "DELETE",
       method: "DELETE",
       bucket,
@@ -352,43 +288,7 @@ export class S3Client {
    * Returns the number of keys deleted.
    */
   async deleteMany(bucket: string, keys: readonly string[], concurrency = 4): Promise<number> {
-    const batches: string[][] = [];
-    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
-    let deleted = 0;
-    await mapLimit(batches, Math.max(1, Math.floor(concurrency)), async (batch) => {
-      const xml = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${
-        batch.map((k) => `<Object><Key>${escapeXmlText(k)}</Key></Object>`).join("")
-      }</Delete>`;
-      const body = new TextEncoder().encode(xml);
-      const md5 = createHash("md5").update(body).digest("base64");
-      const r = await this.#call({
-        kind: "DELETE_MANY",
-        method: "POST",
-        bucket,
-        query: { delete: "" },
-        headers: { "content-md5": md5, "content-type": "application/xml" },
-        body,
-        idempotent: true,
-      });
-      const text = textDecoder.decode(r.body);
-      const errors = xmlElements(text, "Error");
-      if (errors.length) {
-        const e = errors[0];
-        throw new S3Error({
-          status: r.status,
-          code: xmlText(e, "Code") ?? "DeleteError",
-          message: `${
-            xmlText(e, "Message") ?? ""
-          } (${errors.length} of ${batch.length} keys failed)`,
-          method: "POST ?delete",
-          bucket,
-          key: xmlText(e, "Key"),
-          requestId: r.headers.get("x-amz-request-id") ?? undefined,
-        });
-      }
-      deleted += batch.length;
-    });
-    return deleted;
+    return await deleteObjects(this.#transport, bucket, keys, concurrency);
   }
 
   /** ListObjectsV2 over every page, as an async iterator of entries in key order. */
@@ -403,7 +303,13 @@ export class S3Client {
       if (options.startAfter && !token) query["start-after"] = options.startAfter;
       if (options.pageSize) query["max-keys"] = String(options.pageSize);
       if (token) query["continuation-token"] = token;
-      const r = await this.#call({ kind: "LIST", method: "GET", bucket, query, idempotent: true });
+      const r = await this.#transport.call({
+        kind: "LIST",
+        method: "GET",
+        bucket,
+        query,
+        idempotent: true,
+      });
       const text = textDecoder.decode(r.body);
       for (const c of xmlElements(text, "Contents")) {
         yield {
@@ -421,18 +327,7 @@ export class S3Client {
 
   /** Starts a multipart upload; returns its upload id. */
   async createMultipartUpload(bucket: string, key: string, contentType?: string): Promise<string> {
-    const r = await this.#call({
-      kind: "MULTIPART",
-      method: "POST",
-      bucket,
-      key,
-      query: { uploads: "" },
-      headers: contentType ? { "content-type": contentType } : {},
-      idempotent: false,
-    });
-    const id = xmlText(textDecoder.decode(r.body), "UploadId");
-    if (!id) throw this.#error("POST ?uploads", bucket, key, r, "no UploadId in response");
-    return id;
+    return await createMultipartUpload(this.#transport, bucket, key, contentType);
   }
 
   /** Uploads one part (>= 5 MiB except the last); returns its ETag. */
@@ -443,16 +338,7 @@ export class S3Client {
     partNumber: number,
     body: Uint8Array,
   ): Promise<CompletedPart> {
-    const r = await this.#call({
-      kind: "MULTIPART",
-      method: "PUT",
-      bucket,
-      key,
-      query: { partNumber: String(partNumber), uploadId },
-      body,
-      idempotent: true,
-    });
-    return { partNumber, etag: r.headers.get("etag") ?? "" };
+    return await uploadPart(this.#transport, bucket, key, uploadId, partNumber, body);
   }
 
   /** Completes a multipart upload from its parts; returns the object's ETag. */
@@ -462,43 +348,17 @@ export class S3Client {
     uploadId: string,
     parts: readonly CompletedPart[],
   ): Promise<{ etag: string }> {
-    const xml = `<CompleteMultipartUpload>${
-      [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) =>
-        `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXmlText(p.etag)}</ETag></Part>`
-      ).join("")
-    }</CompleteMultipartUpload>`;
-    const r = await this.#call({
-      kind: "MULTIPART",
-      method: "POST",
-      bucket,
-      key,
-      query: { uploadId },
-      headers: { "content-type": "application/xml" },
-      body: new TextEncoder().encode(xml),
-      idempotent: false,
-    });
-    const text = textDecoder.decode(r.body);
-    // S3 may answer 200 with an <Error> body when completion fails late.
-    if (xmlElements(text, "Error").length) throw this.#error("POST ?uploadId", bucket, key, r);
-    return { etag: xmlText(text, "ETag") ?? "" };
+    return await completeMultipartUpload(this.#transport, bucket, key, uploadId, parts);
   }
 
   /** Aborts a multipart upload (its parts are discarded). */
   async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
-    await this.#call({
-      kind: "MULTIPART",
-      method: "DELETE",
-      bucket,
-      key,
-      query: { uploadId },
-      idempotent: true,
-      accept: [404],
-    });
+    await abortMultipartUpload(this.#transport, bucket, key, uploadId);
   }
 
   /** Creates a bucket (already owning it is fine; a bucket owned by someone else is an error). */
   async createBucket(bucket: string): Promise<void> {
-    const r = await this.#call({
+    const r = await this.#transport.call({
       kind: "BUCKET",
       method: "PUT",
       bucket,
@@ -507,116 +367,21 @@ export class S3Client {
     });
     if (r.status === 409) {
       const code = xmlText(textDecoder.decode(r.body), "Code");
-      if (code !== "BucketAlreadyOwnedByYou") throw this.#error("PUT", bucket, undefined, r);
+      if (code !== "BucketAlreadyOwnedByYou") {
+        throw this.#transport.error("PUT", bucket, undefined, r);
+      }
     }
   }
 
   /** Deletes an empty bucket. */
   async deleteBucket(bucket: string): Promise<void> {
-    await this.#call({ kind: "BUCKET", method: "DELETE", bucket, idempotent: true, accept: [404] });
-  }
-
-  #error(
-    method: string,
-    bucket: string | undefined,
-    key: string | undefined,
-    r: Reply,
-    fallback?: string,
-  ): S3Error {
-    const text = textDecoder.decode(r.body);
-    // Bodiless answers (HEAD): MinIO names the error in x-minio-error-code/-desc headers.
-    const headerCode = r.headers.get("x-minio-error-code") ?? undefined;
-    const headerDesc = r.headers.get("x-minio-error-desc")?.replace(/^"|"$/g, "");
-    return new S3Error({
-      status: r.status,
-      code: xmlText(text, "Code") ?? headerCode ?? FALLBACK_CODES[r.status] ?? `HTTP${r.status}`,
-      message: xmlText(text, "Message") ?? headerDesc ?? fallback ?? "",
-      method,
+    await this.#transport.call({
+      kind: "BUCKET",
+      method: "DELETE",
       bucket,
-      key,
-      requestId: xmlText(text, "RequestId") ?? r.headers.get("x-amz-request-id") ?? undefined,
+      idempotent: true,
+      accept: [404],
     });
-  }
-
-  async #call(call: Call): Promise<Reply> {
-    const started = performance.now();
-    const url = this.url(call.bucket ?? "", call.key, call.query);
-    const label = call.query && !call.key
-      ? `${call.method} ?${Object.keys(call.query)[0]}`
-      : call.method;
-    const policy = {
-      maxAttempts: this.config.maxAttempts,
-      baseDelayMs: this.#retryBase,
-      maxDelayMs: this.#retryMax,
-    };
-    let attempt = 0;
-    let bytesIn = 0;
-    const report = (status: number): void =>
-      this.#onRequest?.({
-        kind: call.kind,
-        status,
-        bytesIn,
-        bytesOut: (call.body?.length ?? 0) * attempt,
-        attempts: attempt,
-        ms: performance.now() - started,
-      });
-    while (true) {
-      attempt++;
-      let outcome: AttemptOutcome;
-      let failure: S3Error;
-      // Per-attempt timeout covering the response body too; cleared when the attempt ends
-      // (no timer left behind for test sanitizers or long-lived processes).
-      const timeout = new AbortController();
-      const timer = setTimeout(
-        () => timeout.abort(new DOMException("S3 request timed out", "TimeoutError")),
-        this.config.timeoutMs,
-      );
-      const signal = call.signal ? AbortSignal.any([call.signal, timeout.signal]) : timeout.signal;
-      try {
-        const req = await this.#aws.sign(url, {
-          method: call.method,
-          headers: call.headers,
-          body: call.body as BodyInit | undefined,
-        });
-        const res = await this.#fetch(req, { signal });
-        const body = new Uint8Array(await res.arrayBuffer());
-        bytesIn += body.length;
-        const reply: Reply = { status: res.status, headers: res.headers, body };
-        if ((res.status >= 200 && res.status < 300) || call.accept?.includes(res.status)) {
-          report(res.status);
-          return reply;
-        }
-        failure = this.#error(label, call.bucket, call.key, reply);
-        outcome = { kind: "response", status: res.status, code: failure.code };
-      } catch (err) {
-        if (call.signal?.aborted) {
-          report(0);
-          throw call.signal.reason;
-        }
-        const timedOut = timeout.signal.aborted;
-        outcome = { kind: timedOut ? "timeout" : "network" };
-        failure = new S3Error({
-          status: 0,
-          code: timedOut ? "Timeout" : "NetworkError",
-          message: timedOut
-            ? `no answer from ${this.config.endpoint} within ${this.config.timeoutMs} ms`
-            : `cannot reach ${this.config.endpoint}: ${
-              err instanceof Error ? err.message : String(err)
-            }`,
-          method: label,
-          bucket: call.bucket,
-          key: call.key,
-          cause: err,
-        });
-      } finally {
-        clearTimeout(timer);
-      }
-      if (attempt >= policy.maxAttempts || !shouldRetry(outcome, call.idempotent)) {
-        report(failure.status);
-        throw failure;
-      }
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt - 1, policy)));
-    }
   }
 
   /**
@@ -625,7 +390,7 @@ export class S3Client {
    * Used by `deserialize` to move staged blocks into place. Objects up to 5 GiB.
    */
   async copy(bucket: string, srcKey: string, dstKey: string): Promise<{ etag: string }> {
-    const r = await this.#call({
+    const r = await this.#transport.call({
       kind: "PUT",
       method: "PUT",
       bucket,
@@ -635,7 +400,9 @@ export class S3Client {
     });
     const text = textDecoder.decode(r.body);
     // S3 may answer 200 with an <Error> body when the copy fails late.
-    if (xmlElements(text, "Error").length) throw this.#error("PUT (copy)", bucket, dstKey, r);
+    if (xmlElements(text, "Error").length) {
+      throw this.#transport.error("PUT (copy)", bucket, dstKey, r);
+    }
     return { etag: xmlText(text, "ETag") ?? r.headers.get("etag") ?? "" };
   }
 }
