@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only direct|proxy20] [--skip-python]`
+ * `deno task bench [--quick] [--only direct|proxy20] [--skip-python] [--skip-extras]`
  *
  * Starts one MinIO (or uses S3_ENDPOINT), a 20 ms delaying TCP proxy in
  * front of it, and runs every workload twice (straight and through the
@@ -7,7 +7,9 @@
  * (the peer), this package's S3VFS with default settings, and for
  * serialize/deserialize the raw S3Client ceiling. Writes bench/RESULTS.md and
  * bench/results.json (quick mode: RESULTS.quick.md / results.quick.json).
- * `--quick` (or BENCH_QUICK=1) uses tiny sizes for smoke testing.
+ * `--quick` (or BENCH_QUICK=1) uses tiny sizes for smoke testing. A full run
+ * then runs the extra checks of bench/extras.ts (1 GiB lock-byte database,
+ * peak RSS of 256 MiB transfers) unless `--skip-extras`.
  *
  * MinIO's data directory goes to /dev/shm when it exists (the VM's disk
  * fsyncs would otherwise dominate every PUT); BENCH_MINIO_DISK=1 keeps it on
@@ -20,6 +22,7 @@ import { findMinio, startMinio } from "../scripts/minio.ts";
 import { S3Client } from "../src/s3/client.ts";
 import { loadSqlite } from "../src/ffi.ts";
 import { log, type Setting, settings, type WorkloadResult } from "./config.ts";
+import { runExtras } from "./extras.ts";
 import { ensurePythonDeps, runPeer } from "./peer.ts";
 import { spawnDelayProxy } from "./proxy.ts";
 import {
@@ -43,6 +46,7 @@ const quick = args.includes("--quick") || Deno.env.get("BENCH_QUICK") === "1";
 const onlyIdx = args.indexOf("--only");
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
 const skipPython = args.includes("--skip-python");
+const skipExtras = args.includes("--skip-extras");
 const BLOCK = 4096;
 const here = (p: string): string => new URL(p, import.meta.url).pathname;
 const started = performance.now();
@@ -310,6 +314,10 @@ async function runSetting(
 if (import.meta.main) {
   try {
     await main();
+    if (!quick && !only && !skipExtras && !(await runExtras(here("./RESULTS.md")))) {
+      console.error("an extra check failed (see bench/RESULTS.md)");
+      Deno.exit(1);
+    }
   } catch (e) {
     console.error(e);
     Deno.exit(1);

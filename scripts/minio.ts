@@ -10,6 +10,10 @@
  * @module
  */
 
+import { env, findOrBuildMinio } from "./minio_binary.ts";
+
+export { findMinio } from "./minio_binary.ts";
+
 /** A running (or external) S3 endpoint. */
 export interface MinioServer {
   /** Endpoint URL, e.g. `http://127.0.0.1:40123`. */
@@ -36,107 +40,6 @@ export interface StartMinioOptions {
   port?: number;
   /** Build MinIO with `go install` when it is missing and Go is available (default true). */
   build?: boolean;
-}
-
-const MINIO_MODULE = "github.com/minio/minio@latest";
-const INSTALL_HINT = "MinIO is needed to run the tests and it was not found.\n" +
-  "Either install Go 1.24+ (https://go.dev/dl/) and run\n" +
-  `    go install ${MINIO_MODULE}\n` +
-  "(the binary lands in $(go env GOPATH)/bin, usually ~/go/bin), or put a `minio` binary on PATH,\n" +
-  "or point the tests at an existing S3-compatible endpoint:\n" +
-  "    S3_ENDPOINT=http://127.0.0.1:9000 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... deno task test\n" +
-  "(docker-compose.yml in the repository starts a suitable MinIO with `docker compose up -d`).";
-
-function env(name: string): string | undefined {
-  const v = Deno.env.get(name);
-  return v === undefined || v === "" ? undefined : v;
-}
-
-async function isExecutableFile(path: string): Promise<boolean> {
-  try {
-    const st = await Deno.stat(path);
-    return st.isFile && (st.mode === null || (st.mode & 0o111) !== 0);
-  } catch {
-    return false;
-  }
-}
-
-/** Looks `name` up on PATH; returns its full path or undefined. */
-async function which(name: string): Promise<string | undefined> {
-  const sep = Deno.build.os === "windows" ? ";" : ":";
-  const exts = Deno.build.os === "windows" ? [".exe", ""] : [""];
-  for (const dir of (env("PATH") ?? "").split(sep)) {
-    if (!dir) continue;
-    for (const ext of exts) {
-      const candidate = `${dir}/${name}${ext}`;
-      if (await isExecutableFile(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-async function goBinDirs(): Promise<string[]> {
-  const dirs: string[] = [];
-  const gobin = env("GOBIN");
-  if (gobin) dirs.push(gobin);
-  const go = await which("go");
-  if (go) {
-    try {
-      const out = await new Deno.Command(go, {
-        args: ["env", "GOPATH"],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const gopath = new TextDecoder().decode(out.stdout).trim();
-      for (const p of gopath.split(Deno.build.os === "windows" ? ";" : ":")) {
-        if (p) dirs.push(`${p}/bin`);
-      }
-    } catch {
-      // fall through to ~/go/bin
-    }
-  }
-  const home = env("HOME") ?? env("USERPROFILE");
-  if (home) dirs.push(`${home}/go/bin`);
-  return [...new Set(dirs)];
-}
-
-/**
- * Finds a `minio` binary: on PATH, in `$GOBIN`, in `$(go env GOPATH)/bin`, or
- * in `~/go/bin`. Returns its path, or undefined when there is none.
- */
-export async function findMinio(): Promise<string | undefined> {
-  const onPath = await which("minio");
-  if (onPath) return onPath;
-  const exe = Deno.build.os === "windows" ? "minio.exe" : "minio";
-  for (const dir of await goBinDirs()) {
-    if (await isExecutableFile(`${dir}/${exe}`)) return `${dir}/${exe}`;
-  }
-  return undefined;
-}
-
-async function buildMinio(): Promise<string> {
-  const go = await which("go");
-  if (!go) throw new Error(INSTALL_HINT);
-  console.error(
-    `building MinIO from source with \`go install ${MINIO_MODULE}\` (first time only, takes several minutes)...`,
-  );
-  const status = await new Deno.Command(go, {
-    args: ["install", MINIO_MODULE],
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (!status.success) {
-    throw new Error(
-      `\`go install ${MINIO_MODULE}\` failed (exit code ${status.code}); MinIO needs Go 1.24+ ` +
-        `(\`go version\` shows yours).\n\n${INSTALL_HINT}`,
-    );
-  }
-  const found = await findMinio();
-  if (!found) {
-    throw new Error(`\`go install\` succeeded but no minio binary was found.\n\n${INSTALL_HINT}`);
-  }
-  return found;
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released, so a small race remains). */
@@ -227,11 +130,7 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
     return external;
   }
   await sweepStaleDataDirs();
-  let bin = await findMinio();
-  if (!bin) {
-    if (opts.build === false || !(await which("go"))) throw new Error(INSTALL_HINT);
-    bin = await buildMinio();
-  }
+  const bin = await findOrBuildMinio(opts.build !== false);
   // A port picked by freePort() can be taken before MinIO binds it: try a few.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {

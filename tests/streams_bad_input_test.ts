@@ -1,0 +1,217 @@
+/**
+ * deserialize of bad sources, aborts and S3 failures midway, against real
+ * MinIO: nothing half-written is left, an existing database is unchanged,
+ * and what cannot be cleaned up is reported.
+ */
+
+import assert from "node:assert/strict";
+import { blockKey } from "../src/blocks.ts";
+import { VfsError } from "../src/errors.ts";
+import { deserialize, serialize } from "../src/streams.ts";
+import { freshBucket } from "./_harness.ts";
+import {
+  assertBytes,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  chunked,
+  collect,
+  failingStream,
+  listing,
+  makeDb,
+  withTempDir,
+} from "./_streams.ts";
+
+Deno.test("bad sources leave a new prefix empty and an existing one unchanged", async () => {
+  await using b = await freshBucket("streams-bad");
+  await withTempDir(async (dir) => {
+    const original = await Deno.readFile(await makeDb(dir, "o.db", 4096, 300));
+    const other = await Deno.readFile(await makeDb(dir, "n.db", 4096, 2000));
+    const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
+    await deserialize(ctx, "existing.db", original);
+    const before = await listing(b.client, b.bucket);
+
+    const notSqlite = new TextEncoder().encode("this is not a database ".repeat(1000));
+    const badPage = other.slice();
+    badPage[16] = 0x03; // page size 768
+    const cases: [string, () => DeserializeSourceLike, RegExp][] = [
+      ["non-SQLite", () => chunked(notSqlite, 4096), /not a SQLite database/],
+      ["bad page size", () => [badPage], /page size/],
+      [
+        "under 100 bytes",
+        () => [other.slice(0, 60)],
+        /truncated SQLite database: the source ended after 60 bytes/,
+      ],
+      [
+        "not a page multiple",
+        () => chunked(other.slice(0, other.length - 1000), 10_000),
+        /truncated.*not a multiple of the page size 4096/,
+      ],
+      [
+        "fewer pages than the header says",
+        () => chunked(other.slice(0, other.length - 4096 * 3), 10_000),
+        /truncated.*header says \d+ pages/,
+      ],
+      [
+        "a stream that errors midway",
+        () => failingStream(other, 200_000, new Error("disk on fire")),
+        /disk on fire/,
+      ],
+      ["a sync iterable that throws", function* (): Generator<Uint8Array> {
+        yield other.slice(0, 50_000);
+        throw new Error("iterator broke");
+      }, /iterator broke/],
+      [
+        "a chunk that is not bytes",
+        () => [other.slice(0, 10000), "nope" as unknown as Uint8Array],
+        /not a Uint8Array/,
+      ],
+    ];
+    for (const [name, make, pattern] of cases) {
+      // new prefix: left empty
+      const err = await assertRejectsVfs(
+        () => deserialize(ctx, `new-${name}.db`, make()),
+        pattern,
+        name,
+      );
+      assertMatch(err.message, /nothing was left under/, name);
+      assertEquals(
+        (await listing(b.client, b.bucket, `new-${name}.db`)).size,
+        0,
+        `${name}: new prefix empty`,
+      );
+      // existing prefix with overwrite: unchanged, no staging left
+      const err2 = await assertRejectsVfs(
+        () => deserialize(ctx, "existing.db", make(), { overwrite: true }),
+        pattern,
+        name,
+      );
+      assertMatch(err2.message, /was not modified/, name);
+      assertEquals(await listing(b.client, b.bucket), before, `${name}: bucket unchanged`);
+    }
+    // existing target without overwrite: refused before reading, unchanged
+    let pulled = 0;
+    const watched = new ReadableStream<Uint8Array>({
+      pull(c): void {
+        pulled++;
+        c.enqueue(other.slice(0, 4096));
+      },
+    });
+    await assertRejects(
+      () => deserialize(ctx, "existing.db", watched),
+      (e: Error) =>
+        e instanceof VfsError &&
+        /existing\.db already holds a database \(\d+ blocks\); pass overwrite: true/.test(
+          e.message,
+        ),
+    );
+    assert(pulled <= 1, "the source was not consumed");
+    assertEquals(await listing(b.client, b.bucket), before);
+    assertBytes(
+      (await collect(serialize(ctx, "existing.db"))).bytes,
+      original,
+      "existing db intact",
+    );
+  });
+});
+
+type DeserializeSourceLike =
+  | ReadableStream<Uint8Array>
+  | Iterable<Uint8Array>
+  | AsyncIterable<Uint8Array>;
+
+async function assertRejectsVfs(
+  fn: () => Promise<unknown>,
+  pattern: RegExp,
+  what: string,
+): Promise<Error> {
+  try {
+    await fn();
+  } catch (err) {
+    assert(err instanceof VfsError, `${what}: expected a VfsError, got ${err}`);
+    assertMatch(err.message, pattern, what);
+    return err;
+  }
+  throw new Error(`${what}: did not reject`);
+}
+
+Deno.test("an abort and an S3 failure midway clean up; a failed final copy is reported as inconsistent", async () => {
+  await withTempDir(async (dir) => {
+    const bytes = await Deno.readFile(await makeDb(dir, "a.db", 4096, 2000));
+    // 1) abort while reading the source: cleaned up, the abort reason is thrown
+    {
+      await using b = await freshBucket("streams-abort");
+      const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
+      const ac = new AbortController();
+      let sent = 0;
+      const src = new ReadableStream<Uint8Array>({
+        async pull(c): Promise<void> {
+          if (sent >= 100_000) {
+            ac.abort(new Error("user gave up"));
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          c.enqueue(bytes.slice(sent, sent + 8192));
+          sent += 8192;
+        },
+      });
+      await assertRejects(
+        () => deserialize(ctx, "ab.db", src, { signal: ac.signal }),
+        /user gave up/,
+      );
+      assertEquals((await listing(b.client, b.bucket)).size, 0);
+    }
+    // 2) the 10th block PUT is refused: the blocks written are deleted
+    {
+      let puts = 0;
+      const failingFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+        const req = input instanceof Request ? input : new Request(input, init);
+        if (req.method === "PUT" && /\/\d{10}$/.test(new URL(req.url).pathname) && ++puts === 10) {
+          return Promise.resolve(
+            new Response("<Error><Code>AccessDenied</Code><Message>nope</Message></Error>", {
+              status: 403,
+            }),
+          );
+        }
+        return fetch(input, init);
+      };
+      await using b = await freshBucket("streams-s3fail", { fetch: failingFetch });
+      const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
+      const err = await assertRejectsVfs(
+        () => deserialize(ctx, "f.db", bytes),
+        /AccessDenied/,
+        "PUT failure",
+      );
+      assertMatch(err.message, /nothing was left under/);
+      assertEquals((await listing(b.client, b.bucket)).size, 0);
+    }
+    // 3) overwrite whose final server-side copy fails: reported as INCONSISTENT, staged copy kept
+    {
+      let copies = 0;
+      const failingCopy = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+        const req = input instanceof Request ? input : new Request(input, init);
+        if (req.headers.get("x-amz-copy-source") && ++copies === 5) {
+          return Promise.resolve(
+            new Response("<Error><Code>AccessDenied</Code><Message>no copy</Message></Error>", {
+              status: 403,
+            }),
+          );
+        }
+        return fetch(input, init);
+      };
+      await using b = await freshBucket("streams-copyfail", { fetch: failingCopy });
+      const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 2 };
+      await deserialize(ctx, "c.db", bytes);
+      const newer = bytes.slice();
+      newer[60] ^= 1; // user_version differs: block 0 differs
+      await assertRejectsVfs(
+        () => deserialize(ctx, "c.db", newer, { overwrite: true }),
+        /INCONSISTENT.*still staged under s3:\/\/[^/]+\/c\.db\.s3vfs-staging-/,
+        "copy failure",
+      );
+      // block 0 was not replaced (it goes last)
+      const b0 = await b.client.get(b.bucket, blockKey("c.db", 0));
+      assert(b0.status === "ok");
+      assertBytes((b0 as { body: Uint8Array }).body, bytes.subarray(0, 4096), "old block 0 kept");
+    }
+  });
+});
