@@ -54,3 +54,36 @@ Deno.test("lifecycle: close connections, then the VFS, then exit", async () => {
   equal(r.code, 0, r.out);
   ok(r.out.includes("rows 1"), r.out);
 });
+
+Deno.test("lifecycle: makeDefault opens plain paths through S3, and close() restores the default VFS", async () => {
+  await using b = await freshBucket("life-default");
+  const root = new URL("../", import.meta.url).href;
+  const code = `
+    import { S3VFS } from "${root}src/vfs.ts";
+    import { Database } from "${root}src/sqlite.ts";
+    import { loadSqlite, readCString } from "${root}src/ffi.ts";
+    const vfs = new S3VFS({ bucket: ${JSON.stringify(b.bucket)}, makeDefault: true });
+    const lib = loadSqlite(vfs.libraryPath);
+    const name = () => readCString(new Deno.UnsafePointerView(lib.symbols.sqlite3_vfs_find(null)).getPointer(24));
+    console.log("default", name());
+    const db = new Database("plain/default.sqlite", { lib, flags: 2 | 4 });
+    db.exec("CREATE TABLE t (x)");
+    db.close();
+    vfs.close();
+    console.log("after", name());
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  equal(out.code, 0, text);
+  ok(/default s3vfs-\d+/.test(text), text);
+  ok(/after unix/.test(text), text);
+  const keys: string[] = [];
+  for await (const e of b.client.list(b.bucket, { prefix: "plain/default.sqlite/" })) {
+    keys.push(e.key);
+  }
+  ok(keys.length > 0 && keys[0] === "plain/default.sqlite/0000000000", `objects: ${keys}`);
+});
