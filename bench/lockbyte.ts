@@ -19,7 +19,7 @@
  * @module
  */
 
-import { startMinio } from "../scripts/minio.ts";
+import { startBenchMinio } from "./bench_minio.ts";
 import { blockKey } from "../src/blocks.ts";
 import { loadSqlite } from "../src/ffi.ts";
 import { S3Client } from "../src/s3/client.ts";
@@ -68,12 +68,7 @@ async function timed<T>(label: string, vfs: S3VFS | null, fn: () => T | Promise<
 }
 
 async function main(): Promise<number> {
-  const useShm = !Deno.env.get("S3_ENDPOINT") && !Deno.env.get("BENCH_MINIO_DISK") &&
-    (await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false));
-  const oldTmp = Deno.env.get("TMPDIR");
-  if (useShm) Deno.env.set("TMPDIR", "/dev/shm");
-  const s3 = await startMinio({ quiet: true });
-  if (useShm) oldTmp === undefined ? Deno.env.delete("TMPDIR") : Deno.env.set("TMPDIR", oldTmp);
+  const s3 = await startBenchMinio();
   const conn = {
     endpoint: s3.endpoint,
     region: s3.region,
@@ -86,7 +81,7 @@ async function main(): Promise<number> {
   console.log(
     `lock-byte bench: ${s3.external ? "external endpoint" : "MinIO"} ${s3.endpoint}` +
       `${
-        useShm ? " (data on /dev/shm)" : ""
+        s3.dataDir?.startsWith("/dev/shm") ? " (data on /dev/shm)" : ""
       }, bucket ${bucket}, page ${PAGE}, block ${BLOCK}, blobs ${BLOB} B`,
   );
   const started = performance.now();

@@ -18,7 +18,8 @@
  * @module
  */
 
-import { findMinio, startMinio } from "../scripts/minio.ts";
+import { findMinio } from "../scripts/minio.ts";
+import { startBenchMinio } from "./bench_minio.ts";
 import { S3Client } from "../src/s3/client.ts";
 import { loadSqlite } from "../src/ffi.ts";
 import { log, type Setting, settings, type WorkloadResult } from "./config.ts";
@@ -95,12 +96,7 @@ async function main(): Promise<void> {
   if (!skipPython) await ensurePythonDeps();
   const work = await Deno.makeTempDir({ prefix: "s3vfs-bench-" }); // on disk: the floor's files
   const notes: string[] = [];
-  const useShm = !Deno.env.get("S3_ENDPOINT") && !Deno.env.get("BENCH_MINIO_DISK") &&
-    (await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false));
-  const oldTmp = Deno.env.get("TMPDIR");
-  if (useShm) Deno.env.set("TMPDIR", "/dev/shm");
-  const s3 = await startMinio({ quiet: true });
-  if (useShm) oldTmp === undefined ? Deno.env.delete("TMPDIR") : Deno.env.set("TMPDIR", oldTmp);
+  const s3 = await startBenchMinio();
   log(`MinIO on ${s3.endpoint}${s3.dataDir ? ` (data in ${s3.dataDir})` : ""} [${elapsed()}]`);
   let proxy: Awaited<ReturnType<typeof spawnDelayProxy>> | undefined;
   const cleanup = async (): Promise<void> => {
@@ -216,7 +212,7 @@ async function main(): Promise<void> {
         `pipelined); SigV4 is untouched (clients sign the proxy's host, MinIO checks the Host header as sent). ` +
         `boto3 sends PutObject with \`Expect: 100-continue\`, so each Python PUT pays the delay twice (as it would ` +
         `against a remote S3).`,
-      useShm
+      s3.dataDir?.startsWith("/dev/shm")
         ? "MinIO's data directory is on tmpfs (/dev/shm), so the VM's disk fsyncs do not dominate every PUT; the " +
           "floor's SQLite files are on the ext4 disk (synchronous=FULL, the default). MinIO and every client share " +
           "the machine's CPUs, which caps the request rate (about 1,000-1,500 small GETs/s and 600-950 PUTs/s at " +

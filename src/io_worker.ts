@@ -10,9 +10,9 @@
 
 import { parentPort } from "node:worker_threads";
 import { S3Error } from "./errors.ts";
-import { blockIndexOf } from "./blocks.ts";
 import { S3Client } from "./s3/client.ts";
 import { mapLimit } from "./s3/retry.ts";
+import { listBlocks } from "./streams/shared.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
@@ -67,15 +67,9 @@ async function runOp(
       await c.deleteMany(bucket, op.keys, init!.concurrency);
       return { status: "ok" };
     case "stat": {
-      let count = 0, size = 0, end = 0;
-      for await (const e of c.list(bucket, { prefix: op.prefix + "/" })) {
-        const index = blockIndexOf(op.prefix, e.key);
-        if (index === undefined) continue;
-        count++;
-        size += e.size;
-        end = Math.max(end, index + 1);
-      }
-      return { status: "ok", count, size, end };
+      const blocks = await listBlocks(c, bucket, op.prefix);
+      const size = blocks.reduce((n, b) => n + b.size, 0);
+      return { status: "ok", count: blocks.length, size, end: (blocks.at(-1)?.index ?? -1) + 1 };
     }
   }
 }

@@ -37,6 +37,7 @@ import {
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
 } from "./streams.ts";
+import { hasHotJournal } from "./streams/serialize.ts";
 import type { S3VFSOptions } from "./vfs_options.ts";
 import { VfsMethods } from "./vfs_methods.ts";
 
@@ -253,10 +254,7 @@ export class S3VFS {
   async #beforeLoad(prefix: string): Promise<BlockStoreContext> {
     const ctx = this.#streams();
     this.#methods.forget(prefix);
-    const head = await ctx.client.get(this.bucket, `${prefix}-journal/0000000000`, {
-      range: { offset: 0, length: 1 },
-    });
-    if (head.status === "ok" && head.body.length && head.body[0] !== 0) {
+    if (await hasHotJournal(ctx.client, this.bucket, `${prefix}-journal`)) {
       throw new VfsError(
         `s3://${this.bucket}/${prefix} has a hot journal (an interrupted transaction): open it once ` +
           "through the VFS to roll it back before replacing the database",

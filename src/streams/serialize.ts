@@ -38,11 +38,11 @@ function checkLayout(blocks: readonly BlockEntry[], bucket: string, prefix: stri
 }
 
 /** True when the journal's first byte exists and is non-zero (SQLite's test for a hot journal). */
-async function hasHotJournal(
+export async function hasHotJournal(
   client: S3Client,
   bucket: string,
   journalPrefix: string,
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   const r = await client.get(bucket, blockKey(journalPrefix, 0), {
     range: { offset: 0, length: 1 },
