@@ -244,49 +244,25 @@ export class FileStore {
     const size = this.known();
     const B = this.ctx.blockSize;
     const others = [...this.dirty.keys()].filter((i) => i !== 0).sort((a, b) => a - b);
-    const put = (i: number): BridgeOp => ({
-      op: "put",
-      key: this.#key(i),
-      data: this.dirty.get(i)!.subarray(0, blockLength(i, size, B)),
-    });
-    const phases: BridgeOp[][] = [];
-    if (others.length) phases.push(others.map(put));
-    if (this.dirty.has(0) && !keepBlock0) phases.push([put(0)]);
-    const out = this.#call(phases);
-    phases.forEach((ops, p) =>
-      ops.forEach((op, n) => {
-        const i = op.op === "put" ? Number(op.key.slice(-10)) : -1;
-        const etag = out[p][n].etag ?? "";
+    const order = [others, this.dirty.has(0) && !keepBlock0 ? [0] : []].filter((p) => p.length);
+    const data = (i: number): Uint8Array => this.dirty.get(i)!.subarray(0, blockLength(i, size, B));
+    const out = this.#call(
+      order.map((p) => p.map((i): BridgeOp => ({ op: "put", key: this.#key(i), data: data(i) }))),
+    );
+    order.forEach((p, n) =>
+      p.forEach((i, k) => {
+        const etag = out[n][k].etag ?? "";
         if (i === 0) this.block0Etag = etag;
-        this.ctx.cache.set(this.id, i, {
-          data: this.dirty.get(i)!.slice(0, blockLength(i, size, B)),
-          etag,
-          prefetched: false,
-        });
+        this.ctx.cache.set(this.id, i, { data: data(i).slice(), etag, prefetched: false });
+        this.dirty.delete(i);
       })
     );
     this.remoteEnd = Math.max(this.remoteEnd, blockCount(size, B));
-    for (const ops of phases) {
-      for (const op of ops) if (op.op === "put") this.dirty.delete(Number(op.key.slice(-10)));
-    }
   }
 
   /** Deletes the file: block 0 first (the commit point for a journal), then the rest in batches. */
   deleteAll(): void {
-    this.known();
-    this.dirty.clear();
-    this.ctx.cache.invalidate(this.id);
-    const phases: BridgeOp[][] = [];
-    if (this.remoteEnd > 0) phases.push([{ op: "delete", key: this.#key(0) }]);
-    if (this.remoteEnd > 1) {
-      const keys: string[] = [];
-      for (let i = 1; i < this.remoteEnd; i++) keys.push(this.#key(i));
-      phases.push([{ op: "deleteMany", keys }]);
-    }
-    this.size = 0;
-    this.remoteEnd = 0;
-    this.block0Etag = undefined;
-    if (phases.length) this.#call(phases);
+    this.truncate(0);
   }
 
   /**
