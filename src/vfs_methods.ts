@@ -18,6 +18,7 @@ import { FileStore, type ReadCursor, type StoreContext } from "./store.ts";
 import { NativeStruct } from "./vfs_struct.ts";
 
 interface Handle {
+  id: number;
   store: FileStore;
   level: number;
   cursor: ReadCursor;
@@ -25,6 +26,19 @@ interface Handle {
 }
 
 type Ptr = Deno.PointerValue;
+
+/** Writes an int (`int*` out-parameter). */
+function setInt(out: Ptr, v: number): void {
+  new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 4)).setInt32(0, v, true);
+}
+
+/** Writes `text` as a NUL-terminated C string into at most `room` bytes at `out`. */
+function setCString(out: Ptr, text: string, room: number): void {
+  const bytes = new TextEncoder().encode(text).subarray(0, room - 1);
+  const dst = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(out!, bytes.length + 1));
+  dst.set(bytes);
+  dst[bytes.length] = 0;
+}
 const OURS = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_SUPER_JOURNAL |
   F.SQLITE_OPEN_WAL;
 
@@ -138,7 +152,7 @@ export class VfsMethods {
       {
         offset: O.xClose,
         def: F.X_CLOSE,
-        fn: (f: Ptr) => this.#io(f, F.SQLITE_IOERR_CLOSE, (h) => this.#xClose(f, h)),
+        fn: (f: Ptr) => this.#io(f, F.SQLITE_IOERR_CLOSE, (h) => this.#xClose(h)),
       },
       {
         offset: O.xRead,
@@ -245,13 +259,13 @@ export class VfsMethods {
       }
       store.known();
       const id = this.#nextHandle++;
-      this.#handles.set(id, { store, level: LOCK_NONE, cursor: { last: -1, run: 0 }, isMain });
+      this.#handles.set(id, { id, store, level: LOCK_NONE, cursor: { last: -1, run: 0 }, isMain });
       store.openCount++;
       const view = new DataView(Deno.UnsafePointerView.getArrayBuffer(file!, 16));
       view.setBigUint64(0, F.pointerValue(this.#ioStruct.pointer), true);
       view.setUint32(8, id, true);
       if (outFlags) {
-        new DataView(Deno.UnsafePointerView.getArrayBuffer(outFlags, 4)).setInt32(0, flags, true);
+        setInt(outFlags, flags);
       }
       return F.SQLITE_OK;
     } catch (e) {
@@ -280,11 +294,7 @@ export class VfsMethods {
     try {
       const name = F.readCString(zName);
       const exists = flags === F.SQLITE_ACCESS_EXISTS ? this.#store(name).exists() : true;
-      new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 4)).setInt32(
-        0,
-        exists ? 1 : 0,
-        true,
-      );
+      setInt(out, exists ? 1 : 0);
       return F.SQLITE_OK;
     } catch (e) {
       return this.#fail(e, F.SQLITE_IOERR_ACCESS);
@@ -293,22 +303,15 @@ export class VfsMethods {
 
   /** xFullPathname: the key prefix is the name, unchanged. */
   #xFullPathname(zName: Ptr, nOut: number, out: Ptr): number {
-    const bytes = new TextEncoder().encode(F.readCString(zName));
-    if (bytes.length + 1 > nOut) return F.SQLITE_CANTOPEN;
-    const dst = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(out!, bytes.length + 1));
-    dst.set(bytes);
-    dst[bytes.length] = 0;
+    const name = F.readCString(zName);
+    if (new TextEncoder().encode(name).length + 1 > nOut) return F.SQLITE_CANTOPEN;
+    setCString(out, name, nOut);
     return F.SQLITE_OK;
   }
 
   /** xGetLastError: the message of the last failure (S3 status, code, key). */
   #xGetLastError(nBuf: number, out: Ptr): number {
-    if (out && nBuf > 0 && this.lastError) {
-      const bytes = new TextEncoder().encode(this.lastError.message).subarray(0, nBuf - 1);
-      const dst = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(out, bytes.length + 1));
-      dst.set(bytes);
-      dst[bytes.length] = 0;
-    }
+    if (out && nBuf > 0 && this.lastError) setCString(out, this.lastError.message, nBuf);
     return this.#lastCode;
   }
 
@@ -316,15 +319,14 @@ export class VfsMethods {
   // io methods
 
   /** xClose: write back what is pending, drop the lock, forget the handle. */
-  #xClose(file: Ptr, h: Handle): number {
-    const id = new Deno.UnsafePointerView(file!).getUint32(8);
+  #xClose(h: Handle): number {
     try {
       if (h.isMain) this.#flushDb(h.store);
       else h.store.flush();
     } finally {
       h.store.locks.unlock(h, LOCK_NONE);
       h.store.openCount--;
-      this.#handles.delete(id);
+      this.#handles.delete(h.id);
     }
     return F.SQLITE_OK;
   }
@@ -394,7 +396,7 @@ export class VfsMethods {
   /** xCheckReservedLock: whether any connection of this process holds RESERVED or above. */
   #xCheckReservedLock(h: Handle, out: Ptr): number {
     const held = h.store.locks.reservedHeld() ? 1 : 0;
-    new DataView(Deno.UnsafePointerView.getArrayBuffer(out!, 4)).setInt32(0, held, true);
+    setInt(out, held);
     return F.SQLITE_OK;
   }
 
