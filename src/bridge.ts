@@ -9,6 +9,10 @@
  */
 
 import { Worker } from "node:worker_threads";
+// Loaded here too (it does nothing outside the worker) so that the main thread
+// downloads the worker's modules when the package is remote: the worker
+// cannot fetch modules while the main thread waits for it in Atomics.wait.
+import "./io_worker.ts";
 import { S3Error, VfsError } from "./errors.ts";
 import {
   type BridgeMeta,
@@ -19,11 +23,35 @@ import {
   CTRL_SEQ,
   CTRL_STATE,
   STATE_DONE,
+  STATE_FAILED,
   STATE_NEED_SPACE,
   STATE_PENDING,
+  STATE_READY,
   type ToWorker,
+  type WorkerData,
   type WorkerInit,
 } from "./bridge_protocol.ts";
+
+/**
+ * The worker's entry: a `data:` module that imports the real worker module.
+ * `node:worker_threads` starts workers only from `file:` and `data:` URLs,
+ * and a package imported from JSR has an `https:` URL; the loader also
+ * reports a module that fails to load (a missing permission) instead of
+ * leaving the caller waiting.
+ */
+export function workerLoaderUrl(moduleUrl: URL): URL {
+  const code = `import { workerData } from "node:worker_threads";
+try { await import(${JSON.stringify(moduleUrl.href)}); } catch (e) {
+  const msg = new TextEncoder().encode(String(e?.message ?? e));
+  const d = new Uint8Array(workerData.data), n = Math.min(msg.length, d.length - 4);
+  new DataView(workerData.data).setUint32(0, n, true); d.set(msg.subarray(0, n), 4);
+  const c = new Int32Array(workerData.ctrl); Atomics.store(c, ${CTRL_STATE}, ${STATE_FAILED}); Atomics.notify(c, ${CTRL_STATE});
+}`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+/** How long the constructor waits for the worker's module to load (at most). */
+const START_TIMEOUT_MS = 20_000;
 
 /** A result with its payload resolved to bytes. */
 export interface OpResult extends BridgeResult {
@@ -51,11 +79,37 @@ export class Bridge {
   /** Called with each call's accounting and the ms spent waiting. */
   onStats?: (stats: BridgeStats, waitedMs: number) => void;
 
-  /** Starts the worker; `timeoutMs` bounds one whole call. */
+  /**
+   * Starts the worker and waits until its module has loaded (or failed to:
+   * then throws a VfsError with the reason, e.g. the permission flag to
+   * add); `timeoutMs` bounds the start and each whole call.
+   */
   constructor(init: WorkerInit, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
-    this.#worker = new Worker(new URL("./io_worker.ts", import.meta.url));
+    const moduleUrl = new URL("./io_worker.ts", import.meta.url);
+    const workerData: WorkerData = {
+      ctrl: this.#ctrl.buffer as SharedArrayBuffer,
+      data: this.#data,
+    };
+    this.#worker = new Worker(workerLoaderUrl(moduleUrl), { workerData });
     this.#worker.unref(); // an idle worker never keeps the process alive
+    const startMs = Math.min(timeoutMs, START_TIMEOUT_MS);
+    Atomics.wait(this.#ctrl, CTRL_STATE, STATE_PENDING, startMs);
+    const state = Atomics.load(this.#ctrl, CTRL_STATE);
+    if (state !== STATE_READY) {
+      void this.#worker.terminate();
+      this.#closed = true;
+      const why = state === STATE_FAILED
+        ? new TextDecoder().decode(
+          new Uint8Array(this.#data, 4, new DataView(this.#data).getUint32(0, true)),
+        )
+        : `it did not load within ${startMs} ms. Deno cannot download the worker's modules ` +
+          "while the main thread waits for it: this happens under `deno run --reload`; " +
+          "run `deno cache --reload <script>` first, then run without --reload";
+      throw new VfsError(`cannot start the S3 I/O worker ${moduleUrl.href}: ${why}`, {
+        sqliteCode: 10,
+      });
+    }
     this.#post(init);
   }
 

@@ -31,6 +31,18 @@ export const STATE_PENDING = 0;
 export const STATE_DONE = 1;
 /** Response does not fit: caller must send a bigger buffer (`collect`). */
 export const STATE_NEED_SPACE = 2;
+/** Startup: the worker module loaded and listens for messages. */
+export const STATE_READY = 3;
+/** Startup: the worker module failed to load; its message is in the data buffer. */
+export const STATE_FAILED = 4;
+
+/** What the worker's loader gets as `workerData`. */
+export interface WorkerData {
+  /** The control words (startup state in CTRL_STATE). */
+  ctrl: SharedArrayBuffer;
+  /** Where a startup failure's message goes: `[u32 length][UTF-8]`. */
+  data: SharedArrayBuffer;
+}
 
 /** One operation on an object, addressed by key in the VFS's bucket. */
 export type BridgeOp =
@@ -125,5 +137,4 @@ export type ToWorker =
     /** PUT bodies, at each op's `at`/`length` (no per-body message copies). */
     req: SharedArrayBuffer;
   }
-  | { type: "collect"; seq: number; data: SharedArrayBuffer }
-  | { type: "close" };
+  | { type: "collect"; seq: number; data: SharedArrayBuffer };

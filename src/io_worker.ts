@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parentPort } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { S3Error } from "./errors.ts";
 import { S3Client } from "./s3/client.ts";
 import { mapLimit } from "./s3/retry.ts";
@@ -23,7 +23,9 @@ import {
   CTRL_STATE,
   STATE_DONE,
   STATE_NEED_SPACE,
+  STATE_READY,
   type ToWorker,
+  type WorkerData,
   type WorkerInit,
 } from "./bridge_protocol.ts";
 
@@ -135,41 +137,53 @@ function deliver(
   Atomics.notify(ctrl, CTRL_STATE);
 }
 
-parentPort!.on("message", async (msg: ToWorker) => {
-  switch (msg.type) {
-    case "init":
-      init = msg;
-      client = new S3Client({
-        endpoint: msg.endpoint,
-        region: msg.region,
-        credentials: msg.credentials,
-        forcePathStyle: msg.forcePathStyle,
-        timeoutMs: msg.timeoutMs,
-        maxAttempts: msg.maxAttempts,
-        onRequest: (e) => {
-          stats.requests[e.kind] = (stats.requests[e.kind] ?? 0) + 1;
-          stats.bytesIn += e.bytesIn;
-          stats.bytesOut += e.bytesOut;
-          if (e.attempts > 1) stats.retried++;
-        },
-      });
-      return;
-    case "call": {
-      const ctrl = new Int32Array(msg.ctrl);
-      const { results, payload } = await runCall(msg.phases, msg.req);
-      const meta: BridgeMeta = { results, stats };
-      stats = newStats();
-      deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
-      return;
+/**
+ * Starts serving calls: only inside the worker (bridge.ts imports this module
+ * too, so that a remote package's worker modules are downloaded by the main
+ * thread before it blocks: the worker cannot fetch modules while the main
+ * thread waits).
+ */
+function serve(port: MessagePort, data: WorkerData): void {
+  port.on("message", async (msg: ToWorker) => {
+    switch (msg.type) {
+      case "init":
+        init = msg;
+        client = new S3Client({
+          endpoint: msg.endpoint,
+          region: msg.region,
+          credentials: msg.credentials,
+          forcePathStyle: msg.forcePathStyle,
+          timeoutMs: msg.timeoutMs,
+          maxAttempts: msg.maxAttempts,
+          onRequest: (e) => {
+            stats.requests[e.kind] = (stats.requests[e.kind] ?? 0) + 1;
+            stats.bytesIn += e.bytesIn;
+            stats.bytesOut += e.bytesOut;
+            if (e.attempts > 1) stats.retried++;
+          },
+        });
+        return;
+      case "call": {
+        const ctrl = new Int32Array(msg.ctrl);
+        const { results, payload } = await runCall(msg.phases, msg.req);
+        const meta: BridgeMeta = { results, stats };
+        stats = newStats();
+        deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
+        return;
+      }
+      case "collect": {
+        const p = pending.get(msg.seq);
+        pending.delete(msg.seq);
+        if (p) deliver(msg.seq, p.ctrl, msg.data, p.meta, p.payload);
+        return;
+      }
     }
-    case "collect": {
-      const p = pending.get(msg.seq);
-      pending.delete(msg.seq);
-      if (p) deliver(msg.seq, p.ctrl, msg.data, p.meta, p.payload);
-      return;
-    }
-    case "close":
-      parentPort!.close();
-      return;
-  }
-});
+  });
+  // Tell the caller (blocked in the Bridge constructor) that messages are heard now.
+  const ctrl = new Int32Array(data.ctrl);
+  Atomics.store(ctrl, CTRL_STATE, STATE_READY);
+  Atomics.notify(ctrl, CTRL_STATE);
+}
+
+const data = workerData as WorkerData | undefined;
+if (parentPort && data?.ctrl instanceof SharedArrayBuffer) serve(parentPort, data);

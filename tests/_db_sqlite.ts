@@ -1,0 +1,81 @@
+/**
+ * `@db/sqlite`, the binding users open S3VFS databases with, for tests,
+ * benchmarks and the demo. Users get it from `jsr:@db/sqlite@0.13`; where
+ * JSR cannot be reached (these machines, CI) its published source is loaded
+ * from `../shared/dbsqlite/` beside the project (see that folder's README),
+ * so every run exercises the real binding. Env `S3VFS_DB_SQLITE` names
+ * another copy (a `mod.ts` URL).
+ *
+ * @module
+ */
+
+/** The part of @db/sqlite's `Statement` the tests use (its own types do not pass this project's strict checks). */
+export interface Statement {
+  /** Runs it; the number of changed rows. */
+  run(...params: unknown[]): number;
+  /** All rows as arrays. */
+  values<T extends unknown[] = unknown[]>(...params: unknown[]): T[];
+  /** The first row as an array. */
+  value<T extends unknown[] = unknown[]>(...params: unknown[]): T | undefined;
+  /** All rows as objects. */
+  all<T extends object = Record<string, unknown>>(...params: unknown[]): T[];
+  /** The first row as an object. */
+  get<T extends object = Record<string, unknown>>(...params: unknown[]): T | undefined;
+  /** Frees it. */
+  finalize(): void;
+}
+
+/** The part of @db/sqlite's `Database` the tests use. */
+export interface Database {
+  /** Runs one or more statements; the number of changed rows. */
+  exec(sql: string, ...params: unknown[]): number;
+  /** Runs one statement; the number of changed rows. */
+  run(sql: string, ...params: unknown[]): number;
+  /** Compiles a statement. */
+  prepare(sql: string): Statement;
+  /** Closes the connection. */
+  close(): void;
+  /** Whether the connection is open. */
+  readonly open: boolean;
+}
+
+/** `@db/sqlite`'s module. */
+export interface DbSqliteModule {
+  /** The connection class: `new Database(path, { flags })`. */
+  Database: new (path: string, options?: { flags?: number; readonly?: boolean }) => Database;
+  /** The loaded library's version. */
+  SQLITE_VERSION: string;
+}
+
+/** Where users get it. */
+export const DB_SQLITE_JSR = "jsr:@db/sqlite@0.13";
+/** The published source beside the project, for machines without JSR. */
+export const DB_SQLITE_SHARED: string = new URL("../../shared/dbsqlite/mod.ts", import.meta.url)
+  .href;
+
+async function load(): Promise<{ url: string; mod: DbSqliteModule }> {
+  const tried: string[] = [];
+  const candidates = [Deno.env.get("S3VFS_DB_SQLITE"), DB_SQLITE_JSR, DB_SQLITE_SHARED];
+  for (const url of candidates) {
+    if (!url) continue;
+    try {
+      const spec = url; // a variable: not resolved (or fetched) at type-check time
+      return { url, mod: await import(spec) as DbSqliteModule };
+    } catch (e) {
+      tried.push(`${url}: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+    }
+  }
+  throw new Error(
+    "cannot load @db/sqlite: put its published source (0.13) at ../shared/dbsqlite/ beside " +
+      "the project or set S3VFS_DB_SQLITE to a copy's mod.ts URL; tried:\n  " + tried.join("\n  "),
+  );
+}
+
+const loaded = await load();
+
+/** The URL `@db/sqlite` was loaded from (JSR, or the shared copy). */
+export const DB_SQLITE_URL: string = loaded.url;
+/** `@db/sqlite`'s Database class. */
+export const Database: DbSqliteModule["Database"] = loaded.mod.Database;
+/** Version of the libsqlite3 `@db/sqlite` opened. */
+export const SQLITE_VERSION: string = loaded.mod.SQLITE_VERSION;
