@@ -62,25 +62,28 @@ export async function servePackage(files: string[]): Promise<PackageServer> {
   const allowed = new Set(files);
   const requested: string[] = [];
   const missing: string[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\//, "");
-    requested.push(path);
-    if (!allowed.has(path)) {
-      missing.push(path);
-      return new Response("not in the package", { status: 404 });
-    }
-    let body = await Deno.readTextFile(new URL(path, ROOT));
-    if (path.endsWith(".ts")) body = rewriteBareSpecifiers(body, imports);
-    const type = path.endsWith(".ts") ? "application/typescript; charset=utf-8" : "text/plain";
-    return new Response(body, { headers: { "content-type": type } });
-  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req): Promise<Response> => {
+      const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\//, "");
+      requested.push(path);
+      if (!allowed.has(path)) {
+        missing.push(path);
+        return new Response("not in the package", { status: 404 });
+      }
+      let body = await Deno.readTextFile(new URL(path, ROOT));
+      if (path.endsWith(".ts")) body = rewriteBareSpecifiers(body, imports);
+      const type = path.endsWith(".ts") ? "application/typescript; charset=utf-8" : "text/plain";
+      return new Response(body, { headers: { "content-type": type } });
+    },
+  );
   const host = `127.0.0.1:${server.addr.port}`;
   return {
     url: `http://${host}/`,
     host,
     requested,
     missing,
-    async [Symbol.asyncDispose]() {
+    async [Symbol.asyncDispose](): Promise<void> {
       await server.shutdown();
     },
   };

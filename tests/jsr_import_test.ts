@@ -81,7 +81,9 @@ async function runUserScript(
   }
 }
 
-function assertMainJob(r: { code: number; out: string; missing: string[]; requested: string[] }) {
+function assertMainJob(
+  r: { code: number; out: string; missing: string[]; requested: string[] },
+): void {
   equal(r.code, 0, r.out);
   ok(r.out.includes(`rows {"n":1}`), r.out);
   ok(/backup bytes \d+/.test(r.out), r.out);
