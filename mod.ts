@@ -38,7 +38,7 @@
  * @module
  */
 
-export { S3VFS } from "./src/vfs.ts";
+export { S3VFS } from "./src/vfs/vfs.ts";
 export {
   OPEN_READONLY,
   OPEN_READWRITE,
@@ -47,9 +47,9 @@ export {
   SQLITE_OPEN_READONLY,
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
-} from "./src/vfs_options.ts";
-export type { VfsStats } from "./src/stats.ts";
-export type { CacheCounters } from "./src/cache.ts";
+} from "./src/vfs/options.ts";
+export type { VfsStats } from "./src/vfs/stats.ts";
+export type { CacheCounters } from "./src/vfs/cache.ts";
 export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
 export {
   type CompletedPart,
@@ -79,5 +79,5 @@ export {
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
   type TransferProgress,
-} from "./src/streams.ts";
+} from "./src/streams/mod.ts";
 export { parseSqliteHeader, type SqliteHeader } from "./src/header.ts";

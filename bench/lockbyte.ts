@@ -21,11 +21,11 @@
 
 import { startBenchMinio } from "./bench_minio.ts";
 import { blockKey } from "../src/blocks.ts";
-import { loadSqlite } from "../src/ffi.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { Database } from "../src/sqlite.ts";
-import type { VfsStats } from "../src/stats.ts";
-import { S3VFS } from "../src/vfs.ts";
+import { Database } from "../tests/_sqlite.ts";
+import type { VfsStats } from "../src/vfs/stats.ts";
+import { S3VFS } from "../src/vfs/vfs.ts";
 
 const PAGE = 65536;
 const BLOCK = 65536;

@@ -22,7 +22,11 @@
 import { createHash } from "node:crypto";
 import { startMinio } from "../scripts/minio.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { type BlockStoreContext, deserializeFromFile, serializeToFile } from "../src/streams.ts";
+import {
+  type BlockStoreContext,
+  deserializeFromFile,
+  serializeToFile,
+} from "../src/streams/mod.ts";
 
 const MiB = 1024 * 1024;
 

@@ -21,7 +21,7 @@
 import { findMinio } from "../scripts/minio.ts";
 import { startBenchMinio } from "./bench_minio.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { loadSqlite } from "../src/ffi.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
 import { log, type Setting, settings, type WorkloadResult } from "./config.ts";
 import { runExtras } from "./extras.ts";
 import { ensurePythonDeps, runPeer } from "./peer.ts";

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { loadSqlite } from "../src/ffi.ts";
-import { Database } from "../src/sqlite.ts";
-import type { VfsStats } from "../src/stats.ts";
-import { S3VFS } from "../src/vfs.ts";
-import type { S3VFSOptions } from "../src/vfs_options.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
+import { Database } from "../tests/_sqlite.ts";
+import type { VfsStats } from "../src/vfs/stats.ts";
+import { S3VFS } from "../src/vfs/vfs.ts";
+import type { S3VFSOptions } from "../src/vfs/options.ts";
 import {
   bulkSql,
   log,

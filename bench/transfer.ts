@@ -9,11 +9,11 @@
  * @module
  */
 
-import { loadSqlite } from "../src/ffi.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
 import type { RequestEvent, S3Client } from "../src/s3/client.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { Database } from "../src/sqlite.ts";
-import { deserialize, serialize } from "../src/streams.ts";
+import { Database } from "../tests/_sqlite.ts";
+import { deserialize, serialize } from "../src/streams/mod.ts";
 import { blockKey } from "../src/blocks.ts";
 import { log, type Requests, summary, type WorkloadResult, zeroRequests } from "./config.ts";
 

@@ -8,10 +8,10 @@
  */
 
 import { S3Client } from "../src/s3/client.ts";
-import { loadSqlite } from "../src/ffi.ts";
-import { Database } from "../src/sqlite.ts";
-import { S3VFS } from "../src/vfs.ts";
-import type { VfsStats } from "../src/stats.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
+import { Database } from "../tests/_sqlite.ts";
+import { S3VFS } from "../src/vfs/vfs.ts";
+import type { VfsStats } from "../src/vfs/stats.ts";
 import { startMinio } from "./minio.ts";
 
 const server = await startMinio();

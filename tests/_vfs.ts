@@ -5,10 +5,10 @@
  * @module
  */
 
-import { Database } from "../src/sqlite.ts";
-import { loadSqlite } from "../src/ffi.ts";
-import { S3VFS } from "../src/vfs.ts";
-import type { S3VFSOptions } from "../src/vfs_options.ts";
+import { Database } from "./_sqlite.ts";
+import { loadSqlite } from "../src/ffi/mod.ts";
+import { S3VFS } from "../src/vfs/vfs.ts";
+import type { S3VFSOptions } from "../src/vfs/options.ts";
 import { testS3Options } from "./_harness.ts";
 
 /** A new S3VFS on the test endpoint and `bucket`. */

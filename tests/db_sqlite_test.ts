@@ -13,7 +13,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { OPEN_READONLY, OPEN_READWRITE } from "../src/vfs_options.ts";
+import { OPEN_READONLY, OPEN_READWRITE } from "../src/vfs/options.ts";
 import { freshBucket } from "./_harness.ts";
 import { testVfs } from "./_vfs.ts";
 

@@ -39,8 +39,8 @@ import {
   SQLITE_OPEN_READWRITE,
   sqliteTransient,
   VFS_OFFSETS,
-} from "../src/ffi.ts";
-import { Database, SqliteError } from "../src/sqlite.ts";
+} from "../src/ffi/mod.ts";
+import { Database, SqliteError } from "./_sqlite.ts";
 
 function assert(cond: unknown, msg = "assertion failed"): asserts cond {
   if (!cond) throw new Error(msg);

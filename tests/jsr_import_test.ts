@@ -91,7 +91,10 @@ function assertMainJob(
   ok(r.out.includes("done"), r.out);
   deepEqual(r.missing, [], "every module the package loads is in the published files");
   ok(r.requested.includes("mod.ts"), "mod.ts came from the server");
-  ok(r.requested.some((p) => p.endsWith("io_worker.ts")), "the I/O worker came from the server");
+  ok(
+    r.requested.some((p) => p.endsWith("bridge/worker.ts")),
+    "the I/O worker came from the server",
+  );
 }
 
 Deno.test("S3VFS imported over HTTP: the README's main job through @db/sqlite with the README's flags", async () => {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { blockKey } from "../src/blocks.ts";
 import { VfsError } from "../src/errors.ts";
-import { deserialize, serialize } from "../src/streams.ts";
+import { deserialize, serialize } from "../src/streams/mod.ts";
 import { freshBucket } from "./_harness.ts";
 import {
   assertBytes,

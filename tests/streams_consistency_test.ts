@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { blockCount, blockKey } from "../src/blocks.ts";
 import { VfsError } from "../src/errors.ts";
-import { deserialize, serialize, serializeToFile } from "../src/streams.ts";
+import { deserialize, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testClient } from "./_harness.ts";
 import {
   assertBytes,

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { blockCount } from "../src/blocks.ts";
 import type { S3Client } from "../src/s3/client.ts";
-import { deserializeFromFile, serialize, serializeToFile } from "../src/streams.ts";
+import { deserializeFromFile, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { blockCount } from "../src/blocks.ts";
-import { deserialize, serialize, type TransferProgress } from "../src/streams.ts";
+import { deserialize, serialize, type TransferProgress } from "../src/streams/mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import {
   assertBytes,

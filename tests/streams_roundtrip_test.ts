@@ -18,7 +18,7 @@ import {
   serializeToFile,
   serializeToObject,
   type TransferProgress,
-} from "../src/streams.ts";
+} from "../src/streams/mod.ts";
 import { freshBucket } from "./_harness.ts";
 import {
   assertBytes,

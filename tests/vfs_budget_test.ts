@@ -9,9 +9,9 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import type { VfsStats } from "../src/stats.ts";
-import type { S3VFS } from "../src/vfs.ts";
-import type { S3VFSOptions } from "../src/vfs_options.ts";
+import type { VfsStats } from "../src/vfs/stats.ts";
+import type { S3VFS } from "../src/vfs/vfs.ts";
+import type { S3VFSOptions } from "../src/vfs/options.ts";
 import { freshBucket, type TestBucket } from "./_harness.ts";
 import { listKeys, openDb, testVfs } from "./_vfs.ts";
 

@@ -13,9 +13,9 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { blockKey } from "../src/blocks.ts";
-import { loadSqlite, SQLITE_OPEN_READONLY, SQLITE_OPEN_READWRITE } from "../src/ffi.ts";
+import { loadSqlite, SQLITE_OPEN_READONLY, SQLITE_OPEN_READWRITE } from "../src/ffi/mod.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { Database } from "../src/sqlite.ts";
+import { Database } from "./_sqlite.ts";
 import { freshBucket, type TestBucket } from "./_harness.ts";
 import { listKeys, openDb, testVfs } from "./_vfs.ts";
 

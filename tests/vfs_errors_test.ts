@@ -16,11 +16,11 @@
 
 import { equal, match, ok, throws } from "node:assert/strict";
 import { S3Error, VfsError } from "../src/errors.ts";
-import { loadSqlite, SQLITE_CANTOPEN } from "../src/ffi.ts";
+import { loadSqlite, SQLITE_CANTOPEN } from "../src/ffi/mod.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { Database, SqliteError } from "../src/sqlite.ts";
-import { S3VFS } from "../src/vfs.ts";
-import { OPEN_READONLY } from "../src/vfs_options.ts";
+import { Database, SqliteError } from "./_sqlite.ts";
+import { S3VFS } from "../src/vfs/vfs.ts";
+import { OPEN_READONLY } from "../src/vfs/options.ts";
 import { type MinioServer, startMinio } from "../scripts/minio.ts";
 import { freshBucket, testS3Options, uniqueBucketName } from "./_harness.ts";
 import { openDb, testVfs } from "./_vfs.ts";

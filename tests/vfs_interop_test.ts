@@ -22,9 +22,9 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { blockKey } from "../src/blocks.ts";
-import { loadSqlite, SQLITE_OPEN_READONLY } from "../src/ffi.ts";
+import { loadSqlite, SQLITE_OPEN_READONLY } from "../src/ffi/mod.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { Database } from "../src/sqlite.ts";
+import { Database } from "./_sqlite.ts";
 import { freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
 import { plain, py, type PyRead, QUERIES, requirePython } from "./_python.ts";
 import { openDb, testVfs } from "./_vfs.ts";

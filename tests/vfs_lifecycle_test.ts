@@ -13,9 +13,9 @@ async function runScript(
 ): Promise<{ code: number; out: string; ms: number }> {
   const root = new URL("../", import.meta.url).href;
   const code = `
-    import { S3VFS } from "${root}src/vfs.ts";
-    import { Database } from "${root}src/sqlite.ts";
-    import { loadSqlite } from "${root}src/ffi.ts";
+    import { S3VFS } from "${root}src/vfs/vfs.ts";
+    import { Database } from "${root}tests/_sqlite.ts";
+    import { loadSqlite } from "${root}src/ffi/mod.ts";
     const vfs = new S3VFS({ bucket: ${JSON.stringify(bucket)} });
     const db = new Database(vfs.uri("life.sqlite"), { lib: loadSqlite(vfs.libraryPath) });
     db.exec("CREATE TABLE IF NOT EXISTS t (x)");
@@ -59,9 +59,9 @@ Deno.test("lifecycle: makeDefault opens plain paths through S3, and close() rest
   await using b = await freshBucket("life-default");
   const root = new URL("../", import.meta.url).href;
   const code = `
-    import { S3VFS } from "${root}src/vfs.ts";
-    import { Database } from "${root}src/sqlite.ts";
-    import { loadSqlite, readCString } from "${root}src/ffi.ts";
+    import { S3VFS } from "${root}src/vfs/vfs.ts";
+    import { Database } from "${root}tests/_sqlite.ts";
+    import { loadSqlite, readCString } from "${root}src/ffi/mod.ts";
     const vfs = new S3VFS({ bucket: ${JSON.stringify(b.bucket)}, makeDefault: true });
     const lib = loadSqlite(vfs.libraryPath);
     const name = () => readCString(new Deno.UnsafePointerView(lib.symbols.sqlite3_vfs_find(null)).getPointer(24));

@@ -14,7 +14,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { S3VFS } from "../src/vfs.ts";
+import type { S3VFS } from "../src/vfs/vfs.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import { openDb, testVfs } from "./_vfs.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
-import { Database } from "../src/sqlite.ts";
+import { Database } from "./_sqlite.ts";
 import { freshBucket } from "./_harness.ts";
 import { CHINOOK_PATH, openDb, testVfs } from "./_vfs.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { CompletedPart } from "./client.ts";
+import type { CompletedPart } from "./types.ts";
 import type { S3Transport } from "./transport.ts";
 import { escapeXmlText, xmlElements, xmlText } from "./xml.ts";
 

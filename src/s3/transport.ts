@@ -10,7 +10,7 @@
 
 import { AwsClient } from "aws4fetch";
 import { S3Error } from "../errors.ts";
-import type { RequestEvent, RequestKind, S3ClientOptions } from "./client.ts";
+import type { RequestEvent, RequestKind, S3ClientOptions } from "./types.ts";
 import type { ResolvedS3Config } from "./config.ts";
 import { type AttemptOutcome, backoffDelay, shouldRetry } from "./retry.ts";
 import { xmlText } from "./xml.ts";

@@ -7,12 +7,12 @@
  * @module
  */
 
-import { blockKey, checkBlockSize } from "../blocks.ts";
+import { blockKey, checkBlockSize, listBlocks } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
 import { HEADER_SIZE, parseSqliteHeader, SQLITE_MAGIC, type SqliteHeader } from "../header.ts";
 import type { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
-import { checkConcurrency, errorText, listBlocks, raceAbort, randomHex } from "./shared.ts";
+import { checkConcurrency, errorText, raceAbort, randomHex } from "./shared.ts";
 import type {
   BlockStoreContext,
   DeserializeOptions,

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { blockIndexOf } from "../blocks.ts";
+import { bareEtag, blockIndexOf } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
 import { deserialize } from "./deserialize.ts";
 import { serialize } from "./serialize.ts";
-import { bareEtag, randomHex, release } from "./shared.ts";
+import { randomHex, release } from "./shared.ts";
 import type {
   BlockStoreContext,
   DeserializeFromObjectOptions,

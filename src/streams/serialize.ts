@@ -6,10 +6,9 @@
  * @module
  */
 
-import { blockKey } from "../blocks.ts";
+import { bareEtag, type BlockEntry, hasHotJournal, listBlocks } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
-import type { S3Client } from "../s3/client.ts";
-import { bareEtag, type BlockEntry, checkConcurrency, listBlocks } from "./shared.ts";
+import { checkConcurrency } from "./shared.ts";
 import type { BlockStoreContext, SerializeOptions } from "./types.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,20 +34,6 @@ function checkLayout(blocks: readonly BlockEntry[], bucket: string, prefix: stri
     total += b.size;
   }
   return total;
-}
-
-/** True when the journal's first byte exists and is non-zero (SQLite's test for a hot journal). */
-export async function hasHotJournal(
-  client: S3Client,
-  bucket: string,
-  journalPrefix: string,
-  signal?: AbortSignal,
-): Promise<boolean> {
-  const r = await client.get(bucket, blockKey(journalPrefix, 0), {
-    range: { offset: 0, length: 1 },
-    signal,
-  });
-  return r.status === "ok" && r.body.length > 0 && r.body[0] !== 0;
 }
 
 /** A concurrent change seen by serialize (retried when nothing was handed out yet). */

@@ -1,23 +1,11 @@
 /**
- * Small helpers shared by the stream transfers: the block LIST, option
- * checks, error text, random names and the early release of GET buffers.
+ * Small helpers shared by the stream transfers: option checks, error text, random names and the early release of GET buffers.
  *
  * @module
  */
 
-import { blockIndexOf } from "../blocks.ts";
-import type { S3Client } from "../s3/client.ts";
-
 /** Bytes in flight the default concurrency allows: latency hides behind many small blocks. */
 const DEFAULT_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-
-/** One block object found by {@linkcode listBlocks}. */
-export interface BlockEntry {
-  index: number;
-  key: string;
-  size: number;
-  etag: string;
-}
 
 /**
  * `concurrency` checked (a positive integer). The default is 16 MiB worth of
@@ -31,11 +19,6 @@ export function checkConcurrency(concurrency: number | undefined, blockSize: num
     throw new RangeError(`concurrency must be a positive integer, got ${c}`);
   }
   return c;
-}
-
-/** An ETag without the weak prefix and quotes, for comparison. */
-export function bareEtag(etag: string): string {
-  return etag.replace(/^W\//, "").replace(/"/g, "");
 }
 
 /** The message of an error, or the thrown value as text. */
@@ -67,20 +50,6 @@ export function release(chunk: Uint8Array): void {
   ) {
     buffer.transfer(0);
   }
-}
-
-/** Every block object under `prefix/`, sorted by index (other keys ignored). */
-export async function listBlocks(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
-): Promise<BlockEntry[]> {
-  const out: BlockEntry[] = [];
-  for await (const e of client.list(bucket, { prefix: prefix + "/" })) {
-    const index = blockIndexOf(prefix, e.key);
-    if (index !== undefined) out.push({ index, key: e.key, size: e.size, etag: bareEtag(e.etag) });
-  }
-  return out.sort((a, b) => a.index - b.index);
 }
 
 /** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { S3ConnectionOptions } from "./s3/config.ts";
+import type { S3ConnectionOptions } from "../s3/config.ts";
 
 /** Options of `new S3VFS(...)`. Unset connection fields come from the environment. */
 export interface S3VFSOptions extends S3ConnectionOptions {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BridgeStats } from "./bridge_protocol.ts";
+import type { BridgeStats } from "../bridge/protocol.ts";
 import type { CacheCounters } from "./cache.ts";
 
 /** Counts since creation or the last `resetStats()`. */

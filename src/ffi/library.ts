@@ -6,8 +6,8 @@
  * @module
  */
 
-import { SQLITE_OK } from "./ffi_constants.ts";
-import { pointerValue, readCString, type SqliteLib, SYMBOLS } from "./ffi_symbols.ts";
+import { SQLITE_OK } from "./constants.ts";
+import { pointerValue, readCString, type SqliteLib, SYMBOLS } from "./symbols.ts";
 
 const byPath = new Map<string, SqliteLib>();
 const byId = new Map<bigint, SqliteLib>();

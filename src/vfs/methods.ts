@@ -11,11 +11,11 @@
  * @module
  */
 
-import { VfsError } from "./errors.ts";
-import * as F from "./ffi.ts";
+import { VfsError } from "../errors.ts";
+import * as F from "../ffi/mod.ts";
 import { LOCK_NONE, LOCK_SHARED } from "./locks.ts";
 import { FileStore, type ReadCursor, type StoreContext } from "./store.ts";
-import { NativeStruct } from "./vfs_struct.ts";
+import { NativeStruct } from "./struct.ts";
 
 interface Handle {
   id: number;

@@ -54,13 +54,13 @@ export type {
   SerializeToObjectOptions,
   SerializeToObjectResult,
   TransferProgress,
-} from "./streams/types.ts";
-export { serialize } from "./streams/serialize.ts";
-export { deserialize } from "./streams/deserialize.ts";
+} from "./types.ts";
+export { serialize } from "./serialize.ts";
+export { deserialize } from "./deserialize.ts";
 export {
   deserializeFromFile,
   deserializeFromObject,
   parseS3Url,
   serializeToFile,
   serializeToObject,
-} from "./streams/endpoints.ts";
+} from "./endpoints.ts";

@@ -9,10 +9,10 @@
  */
 
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import { S3Error } from "./errors.ts";
-import { S3Client } from "./s3/client.ts";
-import { mapLimit } from "./s3/retry.ts";
-import { listBlocks } from "./streams/shared.ts";
+import { S3Error } from "../errors.ts";
+import { S3Client } from "../s3/client.ts";
+import { mapLimit } from "../s3/retry.ts";
+import { listBlocks } from "../blocks.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
@@ -27,7 +27,7 @@ import {
   type ToWorker,
   type WorkerData,
   type WorkerInit,
-} from "./bridge_protocol.ts";
+} from "./protocol.ts";
 
 let client: S3Client | undefined;
 let init: WorkerInit | undefined;

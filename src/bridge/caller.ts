@@ -12,8 +12,8 @@ import { Worker } from "node:worker_threads";
 // Loaded here too (it does nothing outside the worker) so that the main thread
 // downloads the worker's modules when the package is remote: the worker
 // cannot fetch modules while the main thread waits for it in Atomics.wait.
-import "./io_worker.ts";
-import { S3Error, VfsError } from "./errors.ts";
+import "./worker.ts";
+import { S3Error, VfsError } from "../errors.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
@@ -30,7 +30,7 @@ import {
   type ToWorker,
   type WorkerData,
   type WorkerInit,
-} from "./bridge_protocol.ts";
+} from "./protocol.ts";
 
 /**
  * The worker's entry: a `data:` module that imports the real worker module.
@@ -86,7 +86,7 @@ export class Bridge {
    */
   constructor(init: WorkerInit, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
-    const moduleUrl = new URL("./io_worker.ts", import.meta.url);
+    const moduleUrl = new URL("./worker.ts", import.meta.url);
     const workerData: WorkerData = {
       ctrl: this.#ctrl.buffer as SharedArrayBuffer,
       data: this.#data,

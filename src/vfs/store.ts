@@ -7,9 +7,9 @@
  * @module
  */
 
-import { blockCount, blockKey, blockLength, blockSpans } from "./blocks.ts";
-import type { BridgeOp } from "./bridge_protocol.ts";
-import { type OpResult, resultError } from "./bridge.ts";
+import { blockCount, blockKey, blockLength, blockSpans } from "../blocks.ts";
+import type { BridgeOp } from "../bridge/protocol.ts";
+import { type OpResult, resultError } from "../bridge/caller.ts";
 import type { BlockCache } from "./cache.ts";
 import { LockTable } from "./locks.ts";
 

@@ -16,8 +16,8 @@
  * @module
  */
 
-import type { S3ErrorInit } from "./errors.ts";
-import type { RequestKind } from "./s3/client.ts";
+import type { S3ErrorInit } from "../errors.ts";
+import type { RequestKind } from "../s3/types.ts";
 
 /** Control word: state of the current call. */
 export const CTRL_STATE = 0;

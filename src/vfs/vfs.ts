@@ -10,17 +10,17 @@
  * @module
  */
 
-import { checkBlockSize, DEFAULT_BLOCK_SIZE } from "./blocks.ts";
-import { Bridge } from "./bridge.ts";
-import type { BridgeOp } from "./bridge_protocol.ts";
+import { checkBlockSize, DEFAULT_BLOCK_SIZE, hasHotJournal } from "../blocks.ts";
+import { Bridge } from "../bridge/caller.ts";
+import type { BridgeOp } from "../bridge/protocol.ts";
 import { BlockCache } from "./cache.ts";
-import { VfsError } from "./errors.ts";
-import * as F from "./ffi.ts";
-import { resolveS3Config } from "./s3/config.ts";
+import { VfsError } from "../errors.ts";
+import * as F from "../ffi/mod.ts";
+import { resolveS3Config } from "../s3/config.ts";
 import { StatsCounter, type VfsStats } from "./stats.ts";
 import type { StoreContext } from "./store.ts";
-import { S3Client } from "./s3/client.ts";
-import type { ResolvedS3Config } from "./s3/config.ts";
+import { S3Client } from "../s3/client.ts";
+import type { ResolvedS3Config } from "../s3/config.ts";
 import {
   type BlockStoreContext,
   deserialize,
@@ -36,10 +36,9 @@ import {
   serializeToObject,
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
-} from "./streams.ts";
-import { hasHotJournal } from "./streams/serialize.ts";
-import type { S3VFSOptions } from "./vfs_options.ts";
-import { VfsMethods } from "./vfs_methods.ts";
+} from "../streams/mod.ts";
+import type { S3VFSOptions } from "./options.ts";
+import { VfsMethods } from "./methods.ts";
 
 let counter = 0;
 

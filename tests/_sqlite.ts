@@ -23,7 +23,7 @@ import {
   SQLITE_TEXT,
   type SqliteLib,
   sqliteTransient,
-} from "./ffi.ts";
+} from "../src/ffi/mod.ts";
 
 /** A value that can be bound to a `?` parameter. */
 export type BindValue = number | bigint | string | Uint8Array | null | boolean;

@@ -8,7 +8,7 @@
  * process (see {@link findLibraryPath}).
  *
  * This module defines the struct layouts and callback definitions and
- * re-exports the rest, so `import * as F from "./ffi.ts"` sees it all:
+ * re-exports the rest, so `import * as F from "./mod.ts"` sees it all:
  * the symbol table, the {@link SqliteLib} type and the marshalling helpers
  * (src/ffi_symbols.ts), the constants (src/ffi_constants.ts) and discovery
  * (src/ffi_library.ts).
@@ -24,9 +24,9 @@ export {
   type SqliteLib,
   type SqliteSymbols,
   SYMBOLS,
-} from "./ffi_symbols.ts";
-export * from "./ffi_constants.ts";
-export { findLibraryPath, loadedSqliteLibraries, loadSqlite } from "./ffi_library.ts";
+} from "./symbols.ts";
+export * from "./constants.ts";
+export { findLibraryPath, loadedSqliteLibraries, loadSqlite } from "./library.ts";
 
 // ---------------------------------------------------------------------------
 // Struct layouts, 64-bit. Verified by compiling a C program printing offsetof()

@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as F from "./ffi.ts";
+import * as F from "../ffi/mod.ts";
 
 /** One struct slot: an offset and either a callback to create or a raw pointer to copy. */
 export type Slot =
