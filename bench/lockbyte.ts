@@ -19,13 +19,13 @@
  * @module
  */
 
+import { Database } from "../scripts/db_sqlite.ts";
 import { startBenchMinio } from "./bench_minio.ts";
 import { blockKey } from "../src/blocks.ts";
-import { loadSqlite } from "../src/ffi/mod.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { Database } from "../tests/_sqlite.ts";
 import type { VfsStats } from "../src/vfs/stats.ts";
 import { S3VFS } from "../src/vfs/vfs.ts";
+import { OPEN_READWRITE } from "../src/vfs/options.ts";
 
 const PAGE = 65536;
 const BLOCK = 65536;
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
     let fileSize = 0;
     {
       using vfs = new S3VFS({ ...conn, bucket, blockSize: BLOCK });
-      const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+      const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE, int64: true });
       try {
         db.exec(`PRAGMA page_size = ${PAGE}`);
         db.exec("PRAGMA journal_mode = DELETE");
@@ -109,9 +109,9 @@ async function main(): Promise<number> {
             db.exec("COMMIT");
             commits++;
             rows += n;
-            const [[pc, ps]] = db.values(
+            const [[pc, ps]] = db.prepare(
               "SELECT page_count, page_size FROM pragma_page_count, pragma_page_size",
-            );
+            ).values();
             fileSize = Number(pc) * Number(ps);
           }
           console.log(
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
         const integrity = await timed(
           "integrity_check (same connection)",
           vfs,
-          () => db.values("PRAGMA integrity_check").map((r) => r[0]).join("\n"),
+          () => db.prepare("PRAGMA integrity_check").values().map((r) => r[0]).join("\n"),
         );
         check(integrity === "ok", `integrity_check: ${integrity.slice(0, 200)}`);
       } finally {
@@ -169,18 +169,18 @@ async function main(): Promise<number> {
     // A new VFS: count, and a row stored past 1 GiB.
     {
       using vfs = new S3VFS({ ...conn, bucket, blockSize: BLOCK });
-      const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+      const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE, int64: true });
       try {
         const count = await timed(
           "reopen from a new VFS + SELECT count(*)",
           vfs,
-          () => Number(db.values("SELECT count(*) FROM t")[0][0]),
+          () => Number(db.prepare("SELECT count(*) FROM t").values()[0][0]),
         );
         check(count === rows, `count ${count} = ${rows} rows inserted`);
         const last = await timed(
           "point read of the last row (past 1 GiB)",
           vfs,
-          () => db.values("SELECT length(b) FROM t WHERE id = ?", rows),
+          () => db.prepare("SELECT length(b) FROM t WHERE id = ?").values(rows),
         );
         check(last.length === 1 && last[0][0] === BLOB, `last row has a ${BLOB}-byte blob`);
       } finally {

@@ -1,6 +1,6 @@
 /**
  * Memory and throughput of whole-database transfers: makes a >= 256 MiB
- * SQLite database with the `sqlite3` command (a table of random blobs),
+ * SQLite database with @db/sqlite (a table of random blobs),
  * `deserializeFromFile`s it into MinIO, then `serializeToFile`s it back,
  * sampling `Deno.memoryUsage().rss` every 50 ms. Prints MiB/s and peak RSS
  * per direction, checks that the round trip is byte-identical, and asserts
@@ -20,6 +20,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { Database } from "../scripts/db_sqlite.ts";
 import { startMinio } from "../scripts/minio.ts";
 import { S3Client } from "../src/s3/client.ts";
 import {
@@ -87,13 +88,14 @@ export interface MemoryStreamResult {
   identical: boolean;
 }
 
-async function sqlite3(path: string, sql: string): Promise<void> {
-  const out = await new Deno.Command("sqlite3", {
-    args: ["-batch", path, sql],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`sqlite3 failed: ${new TextDecoder().decode(out.stderr)}`);
+/** Runs `sql` on the local database file `path` with @db/sqlite. */
+function execLocal(path: string, sql: string): void {
+  const db = new Database(path);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -219,7 +221,7 @@ export async function runMemoryStreamBench(
     const src = `${dir}/big.db`;
     const rows = Math.ceil((sizeMiB * MiB) / 4000 * 1.02);
     const t0 = performance.now();
-    await sqlite3(
+    execLocal(
       src,
       `PRAGMA page_size=65536; PRAGMA journal_mode=OFF; CREATE TABLE t(b BLOB);
        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < ${rows})

@@ -1,11 +1,12 @@
 /**
  * Runs the Python peer (bench/py/peer.py: sqlite-s3vfs on APSW, boto3) as a
- * child process and returns its JSON results. Installs its packages with pip
- * when they are missing.
+ * child process and returns its JSON results, with the Python of the private
+ * virtual environment scripts/python_env.ts sets up (the one the tests use).
  *
  * @module
  */
 
+import { ensurePython, pythonPath } from "../scripts/python_env.ts";
 import type { WorkloadResult } from "./config.ts";
 
 /** What bench/py/peer.py reads from its argument. */
@@ -34,31 +35,21 @@ export interface PeerOutput {
   versions: Record<string, string>;
 }
 
-const PY = "python3";
-
-async function run(
-  args: string[],
-  stdout: "piped" | "inherit" = "piped",
-): Promise<Deno.CommandOutput> {
-  return await new Deno.Command(PY, { args, stdout, stderr: "inherit", stdin: "null" }).output();
+async function run(args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command(pythonPath(), {
+    args,
+    stdout: "piped",
+    stderr: "inherit",
+    stdin: "null",
+  }).output();
 }
 
-/** Makes sure `import sqlite_s3vfs, apsw, boto3` works, installing with pip if not. */
+/**
+ * Makes sure the peer's Python can `import sqlite_s3vfs, apsw, boto3`,
+ * creating the virtual environment and installing them if not.
+ */
 export async function ensurePythonDeps(): Promise<void> {
-  const probe = ["-c", "import sqlite_s3vfs, apsw, boto3"];
-  try {
-    if ((await run(probe)).success) return;
-  } catch (e) {
-    throw new Error(`python3 is needed for the Python peer: ${e instanceof Error ? e.message : e}`);
-  }
-  console.error("installing the Python peer's packages: pip install sqlite-s3vfs apsw boto3");
-  const pip = await run(
-    ["-m", "pip", "install", "--quiet", "sqlite-s3vfs", "apsw", "boto3"],
-    "inherit",
-  );
-  if (!pip.success || !(await run(probe)).success) {
-    throw new Error("could not install sqlite-s3vfs, apsw and boto3 with pip");
-  }
+  await ensurePython();
 }
 
 /** Runs the peer to completion (its progress goes to stderr). */

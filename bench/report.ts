@@ -263,8 +263,8 @@ export function renderMarkdown(r: BenchReport): string {
   );
   lines.push(
     "How to run: `deno task bench` (about 18 minutes here; starts its own MinIO unless S3_ENDPOINT and " +
-      "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY point at one; installs `sqlite-s3vfs apsw boto3` with pip " +
-      "if `python3` lacks them). `deno task bench --quick` (or BENCH_QUICK=1) runs tiny sizes in under a " +
+      "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY point at one; installs `sqlite-s3vfs apsw boto3` into a private " +
+      "virtual environment under ~/.cache/s3vfs/py when missing). `deno task bench --quick` (or BENCH_QUICK=1) runs tiny sizes in under a " +
       "minute and writes RESULTS.quick.md / results.quick.json instead; `--only direct|proxy20` and " +
       "`--skip-python` write RESULTS.partial.md. BENCH_MINIO_DISK=1 keeps MinIO's data on disk.",
     "",

@@ -21,7 +21,7 @@
 import { findMinio } from "../scripts/minio.ts";
 import { startBenchMinio } from "./bench_minio.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { loadSqlite } from "../src/ffi/mod.ts";
+import { SQLITE_VERSION } from "../scripts/db_sqlite.ts";
 import { log, type Setting, settings, type WorkloadResult } from "./config.ts";
 import { runExtras } from "./extras.ts";
 import { ensurePythonDeps, runPeer } from "./peer.ts";
@@ -185,13 +185,13 @@ async function main(): Promise<void> {
       }
       return bad;
     });
-    const sqliteVersion = loadSqlite().version;
+    const sqliteVersion = SQLITE_VERSION;
     notes.push(
       `Each workload is timed on its own; requests are counted by kind: ours from vfs.stats() (workloads 1-4) ` +
         `or the S3Client onRequest hook (workload 5), Python from a boto3 \`before-send.s3.*\` event hook.`,
-      "Ours and the floor run through the project's internal SQL helper (src/sqlite.ts: prepare, bind, step, " +
-        "finalize per call over FFI); APSW caches prepared statements, which is why the peer's exclusive-mode " +
-        "queries (no I/O at all) take fewer microseconds than ours: that row measures the SQL binding, not storage.",
+      "Ours and the floor run through @db/sqlite, the binding applications use, with the point query " +
+        "prepared once per connection (APSW caches prepared statements too); the exclusive-mode row (no I/O " +
+        "at all) measures the SQL binding, not storage.",
       `Workload 1 inserts the rows with one \`INSERT ... SELECT\` over a recursive CTE inside BEGIN/COMMIT ` +
         `(id INTEGER PRIMARY KEY, k INTEGER with an index, payload = 100 hex characters), the same SQL for every contender.`,
       "Workload 3: cold = a new VFS and connection (opening is timed), then the lookups, each its own autocommit " +

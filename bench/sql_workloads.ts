@@ -7,8 +7,8 @@
  * @module
  */
 
-import { loadSqlite } from "../src/ffi/mod.ts";
-import { Database } from "../tests/_sqlite.ts";
+import { Database, type Statement } from "../scripts/db_sqlite.ts";
+import { OPEN_READWRITE } from "../src/vfs/options.ts";
 import type { VfsStats } from "../src/vfs/stats.ts";
 import { S3VFS } from "../src/vfs/vfs.ts";
 import type { S3VFSOptions } from "../src/vfs/options.ts";
@@ -43,10 +43,9 @@ export interface SqlTarget {
 
 /** The floor: the default VFS on a local file. */
 export function localTarget(path: string): SqlTarget {
-  const lib = loadSqlite();
   return {
     id: "floor",
-    open: () => new Database(path, { lib }),
+    open: () => new Database(path, { int64: true }),
     fresh: () => {},
     reset: () => {},
     counters: () => ({ requests: zeroRequests() }),
@@ -75,14 +74,12 @@ export function vfsRequests(s: VfsStats): Requests {
 /** This package's S3VFS with default settings; `fresh()` replaces it by a new one (empty caches). */
 export function s3vfsTarget(options: S3VFSOptions, prefix: string): SqlTarget {
   let vfs = new S3VFS(options);
-  let lib = loadSqlite(vfs.libraryPath);
   return {
     id: "ours",
-    open: () => new Database(vfs.uri(prefix), { lib }),
+    open: () => new Database(vfs.uri(prefix), { flags: OPEN_READWRITE, int64: true }),
     fresh: () => {
       vfs.close();
       vfs = new S3VFS(options);
-      lib = loadSqlite(vfs.libraryPath);
     },
     reset: () => vfs.resetStats(),
     counters: () => {
@@ -132,25 +129,28 @@ export function runSqlWorkloads(target: SqlTarget, sizes: SqlSizes): WorkloadRes
   measure("bulk", sizes.rows, () => db.exec(bulkSql(sizes.rows)));
   const payload = "x".repeat(100);
   measure("commits", sizes.commits, () => {
-    for (let i = 0; i < sizes.commits; i++) {
-      db.run("INSERT INTO t(k, payload) VALUES (?, ?)", i, payload);
-    }
+    const insert = db.prepare("INSERT INTO t(k, payload) VALUES (?, ?)");
+    for (let i = 0; i < sizes.commits; i++) insert.run(i, payload);
   });
   db.close();
 
   const ids = lookupIds(sizes.lookups, sizes.rows);
   target.fresh();
+  // The point query is prepared once per connection, as applications do with @db/sqlite.
+  let cold: Statement | undefined;
   measure("cold", sizes.lookups, () => {
     db = target.open();
-    for (const id of ids) db.values(POINT_QUERY, id);
+    const st = cold = db.prepare(POINT_QUERY);
+    for (const id of ids) st.values(id);
   });
+  const point = cold!;
   measure("warm", sizes.lookups, () => {
-    for (const id of ids) db.values(POINT_QUERY, id);
+    for (const id of ids) point.values(id);
   });
   db.exec("PRAGMA locking_mode = EXCLUSIVE");
-  db.values(POINT_QUERY, ids[0]); // takes the lock it then keeps
+  point.values(ids[0]); // takes the lock it then keeps
   measure("exclusive", sizes.lookups, () => {
-    for (const id of ids) db.values(POINT_QUERY, id);
+    for (const id of ids) point.values(id);
   });
   db.close();
 
@@ -158,7 +158,7 @@ export function runSqlWorkloads(target: SqlTarget, sizes: SqlSizes): WorkloadRes
   measure("scan", 1, () => {
     const conn = target.open();
     try {
-      return Number(conn.values(SCAN_QUERY)[0][0]);
+      return Number(conn.prepare(SCAN_QUERY).values()[0][0]);
     } finally {
       conn.close();
     }

@@ -9,10 +9,9 @@
  * @module
  */
 
-import { loadSqlite } from "../src/ffi/mod.ts";
 import type { RequestEvent, S3Client } from "../src/s3/client.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { Database } from "../tests/_sqlite.ts";
+import { Database } from "../scripts/db_sqlite.ts";
 import { deserialize, serialize } from "../src/streams/mod.ts";
 import { blockKey } from "../src/blocks.ts";
 import { log, type Requests, summary, type WorkloadResult, zeroRequests } from "./config.ts";
@@ -60,7 +59,7 @@ export class RequestCounter {
  * 4,000-byte random blob per page) at `path`; returns its exact size.
  */
 export function makeBigDb(path: string, bytes: number): number {
-  const db = new Database(path, { lib: loadSqlite() });
+  const db = new Database(path);
   try {
     db.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
     db.exec("CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB)");

@@ -1,17 +1,20 @@
 /**
- * `deno task demo`: the main job end to end on a throwaway local MinIO (or on
- * `S3_ENDPOINT` when set): create a database under a key prefix, write and
- * query it through the S3 VFS, reopen it from a fresh VFS, and print the
+ * `deno task demo`: the main job end to end, as the README teaches it
+ * (`@db/sqlite` + `S3VFS`), on a throwaway local MinIO (or on `S3_ENDPOINT`
+ * when set): create a database under a key prefix, write and query it
+ * through the S3 VFS, reopen it read-only from a fresh VFS, and print the
  * block objects it made and the S3 requests each step took.
+ *
+ * `@db/sqlite` is `jsr:@db/sqlite@0.13`, or its published source beside the
+ * project where JSR cannot be reached (see scripts/db_sqlite.ts).
  *
  * @module
  */
 
+// @db/sqlite first: the S3VFS registers in the libsqlite3 copy it loaded.
+import { Database } from "./db_sqlite.ts";
+import { OPEN_READONLY, OPEN_READWRITE, S3VFS, type VfsStats } from "../mod.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { loadSqlite } from "../src/ffi/mod.ts";
-import { Database } from "../tests/_sqlite.ts";
-import { S3VFS } from "../src/vfs/vfs.ts";
-import type { VfsStats } from "../src/vfs/stats.ts";
 import { startMinio } from "./minio.ts";
 
 const server = await startMinio();
@@ -38,7 +41,7 @@ try {
 
   {
     using vfs = new S3VFS({ ...options, bucket });
-    const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+    const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
     try {
       db.exec(
         "CREATE TABLE tracks (id INTEGER PRIMARY KEY, title TEXT, artist TEXT, seconds INTEGER)",
@@ -60,9 +63,9 @@ try {
       db.run("INSERT INTO tracks (title, artist, seconds) VALUES ('One more', 'Artist 1', 200)");
       console.log(`insert 1 row (1 tx):       ${requests(vfs.stats())}`);
       vfs.resetStats();
-      const top = db.query(
+      const top = db.prepare(
         "SELECT artist, count(*) AS tracks FROM tracks GROUP BY artist ORDER BY tracks DESC LIMIT 3",
-      );
+      ).all();
       console.log(`warm GROUP BY query:       ${requests(vfs.stats())}`);
       console.table(top);
     } finally {
@@ -72,14 +75,16 @@ try {
 
   {
     using vfs = new S3VFS({ ...options, bucket });
-    const db = new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath) });
+    const db = new Database(vfs.uri(prefix), { flags: OPEN_READONLY });
     try {
-      const [{ n }] = db.query<{ n: number }>("SELECT count(*) AS n FROM tracks");
+      const { n } = db.prepare("SELECT count(*) AS n FROM tracks").get<{ n: number }>()!;
       console.log(`\ncold count(*) from a new VFS = ${n}: ${requests(vfs.stats())}`);
       vfs.resetStats();
-      const row = db.query("SELECT * FROM tracks WHERE id = 4242");
+      const row = db.prepare("SELECT * FROM tracks WHERE id = 4242").all();
       console.log(`warm point query:          ${requests(vfs.stats())}`, row[0]);
-      console.log(`integrity_check:           ${db.values("PRAGMA integrity_check")[0][0]}`);
+      console.log(
+        `integrity_check:           ${db.prepare("PRAGMA integrity_check").values()[0][0]}`,
+      );
     } finally {
       db.close();
     }

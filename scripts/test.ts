@@ -1,8 +1,11 @@
 /**
- * `deno task test [deno test args...]`: starts a throwaway MinIO (or uses
- * `S3_ENDPOINT`, see scripts/minio.ts), runs `deno test -A` on `tests/` (or on
- * the files / filters given) against it, stops MinIO and exits with the test
- * run's exit code.
+ * `deno task test [deno test args...]`: provisions what the tests need and
+ * can be installed without root (MinIO, built once with Go, see
+ * scripts/minio.ts; the Python reference sqlite-s3vfs in a private virtual
+ * environment, see scripts/python_env.ts), starts a throwaway MinIO (or uses
+ * `S3_ENDPOINT`), runs `deno test -A` on `tests/` and `src/` (or on the files /
+ * filters given) against it, stops MinIO and exits with the test run's exit
+ * code.
  *
  * Examples:
  *   deno task test
@@ -13,6 +16,7 @@
  */
 
 import { startMinio } from "./minio.ts";
+import { ensurePython } from "./python_env.ts";
 
 /** Whether the args name something to test (a path), not only flags. */
 function hasPathArg(args: string[]): boolean {
@@ -56,8 +60,9 @@ async function main(): Promise<number> {
   const dashdash = args.indexOf("--");
   const testArgs = dashdash >= 0 ? args.slice(0, dashdash) : args;
   const scriptArgs = dashdash >= 0 ? args.slice(dashdash) : [];
-  if (!hasPathArg(testArgs)) testArgs.push("tests/");
+  if (!hasPathArg(testArgs)) testArgs.push("tests/", "src/");
 
+  const python = await ensurePython((line) => console.log(line));
   const s3 = await startMinio();
   let child: Deno.ChildProcess | undefined;
   let interrupted = false;
@@ -85,6 +90,7 @@ async function main(): Promise<number> {
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       AWS_REGION: s3.region,
       S3VFS_TEST_ENDPOINT: s3.endpoint,
+      S3VFS_PYTHON: python,
     });
     // A JUnit report, to print one plain closing line ("N passed, N failed").
     const junit = testArgs.some((a) => a.startsWith("--junit-path"))

@@ -1,8 +1,11 @@
 /**
- * Error types shared by every layer. A leaf module: it imports nothing.
+ * Error types shared by every layer. A leaf module: it imports only the
+ * result codes.
  *
  * @module
  */
+
+import { SQLITE_IOERR } from "./codes.ts";
 
 /** Fields describing one failed S3 request. */
 export interface S3ErrorInit {
@@ -103,6 +106,6 @@ export class VfsError extends Error {
   constructor(message: string, options?: { sqliteCode?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "VfsError";
-    this.sqliteCode = options?.sqliteCode ?? 10; // SQLITE_IOERR
+    this.sqliteCode = options?.sqliteCode ?? SQLITE_IOERR;
   }
 }

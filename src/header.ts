@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SQLITE_NOTADB } from "./codes.ts";
 import { VfsError } from "./errors.ts";
 
 /** Size of the SQLite database header in bytes. */
@@ -15,7 +16,6 @@ export const HEADER_SIZE = 100;
 export const SQLITE_MAGIC: Uint8Array = new TextEncoder().encode("SQLite format 3\0");
 
 /** SQLITE_NOTADB: the result code for "file is not a database". */
-const SQLITE_NOTADB = 26;
 
 /** The fields of a SQLite database header. */
 export interface SqliteHeader {
@@ -73,11 +73,13 @@ export function hasSqliteMagic(bytes: Uint8Array): boolean {
  * between 512 and 65536.
  *
  * @example Reading the page size of a file
- * ```ts ignore
- * import { parseSqliteHeader } from "@s3vfs/sqlite";
- * const bytes = await Deno.readFile("app.db");
+ * ```ts
+ * import { parseSqliteHeader } from "./header.ts";
+ * const bytes = new Uint8Array(100);
+ * bytes.set(new TextEncoder().encode("SQLite format 3\0"));
+ * bytes[16] = 0x10; // page size 4096, big-endian
  * const h = parseSqliteHeader(bytes);
- * console.log(h.pageSize, h.pageCountValid ? h.pageCount : "unknown");
+ * if (h.pageSize !== 4096) throw new Error(`page size ${h.pageSize}`);
  * ```
  */
 export function parseSqliteHeader(bytes: Uint8Array): SqliteHeader {

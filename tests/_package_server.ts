@@ -63,7 +63,7 @@ export async function servePackage(files: string[]): Promise<PackageServer> {
   const requested: string[] = [];
   const missing: string[] = [];
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    { hostname: "127.0.0.1", port: 0, onListen(): void {} },
     async (req): Promise<Response> => {
       const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\//, "");
       requested.push(path);

@@ -1,14 +1,22 @@
 /**
- * Driving the Python original, sqlite-s3vfs, for tests/vfs_interop_test.ts:
- * whether it is installed, the queries both sides run, and
- * tests/py/vfs_interop_tool.py run against the test MinIO.
+ * Driving the Python original, sqlite-s3vfs, for the interop tests: which
+ * Python runs it (the private virtual environment `deno task test` sets up,
+ * see scripts/python_env.ts), whether it is installed, the queries both sides
+ * run, and tests/py/vfs_interop_tool.py run against the test MinIO.
  */
 
 import { fileURLToPath } from "node:url";
+import { pythonPath, venvDir } from "../scripts/python_env.ts";
 import { testS3Options } from "./_harness.ts";
 
 const TOOL = fileURLToPath(new URL("./py/vfs_interop_tool.py", import.meta.url));
-const PIP_HINT = "pip install sqlite-s3vfs apsw boto3";
+
+/** The Python with sqlite-s3vfs, apsw and boto3 (env `S3VFS_PYTHON`, else the virtual environment's). */
+export const PYTHON: string = pythonPath();
+
+/** What to do when the Python reference is missing. */
+export const INSTALL_HINT = "run the tests with `deno task test`, which installs sqlite-s3vfs, " +
+  `apsw and boto3 into ${venvDir()} (or set S3VFS_PYTHON to a Python that has them)`;
 
 /** Queries both sides run; every column is an integer, text, a stored real or a blob. */
 export const QUERIES = [
@@ -28,7 +36,7 @@ export const QUERIES = [
 // Is the reference implementation importable? (Checked once; the tests FAIL when not.)
 const pythonProblem: string | undefined = await (async () => {
   try {
-    const out = await new Deno.Command("python3", {
+    const out = await new Deno.Command(PYTHON, {
       args: ["-c", "import sqlite_s3vfs, apsw, boto3"],
       stdout: "null",
       stderr: "piped",
@@ -36,7 +44,7 @@ const pythonProblem: string | undefined = await (async () => {
     if (out.success) return undefined;
     return new TextDecoder().decode(out.stderr).trim().split("\n").pop();
   } catch (e) {
-    return `python3 could not be run: ${e instanceof Error ? e.message : e}`;
+    return `${PYTHON} could not be run: ${e instanceof Error ? e.message : e}`;
   }
 })();
 
@@ -44,7 +52,7 @@ const pythonProblem: string | undefined = await (async () => {
 export function requirePython(): void {
   if (pythonProblem !== undefined) {
     throw new Error(
-      `the Python sqlite-s3vfs reference is not usable (${pythonProblem}): ${PIP_HINT}`,
+      `the Python sqlite-s3vfs reference is not usable (${pythonProblem}): ${INSTALL_HINT}`,
     );
   }
 }
@@ -69,7 +77,7 @@ export async function py(
   pageSize = 4096,
 ): Promise<unknown> {
   const s3 = testS3Options();
-  const child = new Deno.Command("python3", {
+  const child = new Deno.Command(PYTHON, {
     args: [
       TOOL,
       s3.endpoint,

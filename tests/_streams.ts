@@ -1,97 +1,43 @@
 /**
  * Helpers of the serialize / deserialize tests (tests/streams_*_test.ts):
- * assertions, databases made by the system `sqlite3` command, stream
- * builders and readers, bucket listings.
+ * local databases made and checked with @db/sqlite, stream builders and
+ * readers, bucket listings, a byte comparison.
  */
 
 import assert from "node:assert/strict";
 import type { S3Client } from "../src/s3/client.ts";
+import { openLocal } from "./_vfs.ts";
 
-/** Any Error subclass. */
-// deno-lint-ignore no-explicit-any
-export type ErrorClass = new (...args: any[]) => Error;
-/** What an error must be: an Error class, a message pattern, or a predicate. */
-export type ErrorCheck = ErrorClass | RegExp | ((e: Error) => boolean);
-
-/** Deep strict equality. */
-export function assertEquals(actual: unknown, expected: unknown, message?: string): void {
-  assert.deepStrictEqual(actual, expected, message);
-}
-
-/** `text` matches `pattern`. */
-export function assertMatch(text: string, pattern: RegExp, message?: string): void {
-  assert.match(text, pattern, message);
-}
-
-function checkError(err: unknown, checks: ErrorCheck[]): Error {
-  assert(err instanceof Error, `expected an Error, got ${err}`);
-  for (const c of checks) {
-    if (c instanceof RegExp) assert.match(err.message, c);
-    else if (c.prototype instanceof Error || c === Error) {
-      assert(
-        err instanceof (c as ErrorClass),
-        `expected a ${(c as ErrorClass).name}, got ${err.name}: ${err.message}`,
-      );
-    } else {assert(
-        (c as (e: Error) => boolean)(err),
-        `unexpected error: ${err.name}: ${err.message}`,
-      );}
-  }
-  return err;
-}
-
-/** `fn()` rejects with an Error passing every check; returns it. */
-export async function assertRejects(
-  fn: () => Promise<unknown>,
-  ...checks: ErrorCheck[]
-): Promise<Error> {
+/** Runs `sql` (one or more statements) on the local database file `path`, with @db/sqlite. */
+export function execLocal(path: string, sql: string): void {
+  const db = openLocal(path);
   try {
-    await fn();
-  } catch (err) {
-    return checkError(err, checks);
+    db.exec(sql);
+  } finally {
+    db.close();
   }
-  throw new assert.AssertionError({ message: "expected a rejection" });
 }
 
-/** `fn()` throws an Error passing every check; returns it. */
-export function assertThrows(fn: () => unknown, ...checks: ErrorCheck[]): Error {
+/** The rows of one query on the local database file `path`, with @db/sqlite. */
+export function queryLocal(path: string, sql: string): unknown[][] {
+  const db = openLocal(path);
   try {
-    fn();
-  } catch (err) {
-    return checkError(err, checks);
+    return db.prepare(sql).values();
+  } finally {
+    db.close();
   }
-  throw new assert.AssertionError({ message: "expected a throw" });
-}
-
-const SQLITE3 = "sqlite3";
-
-/** Runs `sql` through the sqlite3 command on `path`; returns stdout. */
-export async function sqlite3(path: string, sql: string): Promise<string> {
-  const child = new Deno.Command(SQLITE3, {
-    args: ["-batch", path],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(sql));
-  await w.close();
-  const out = await child.output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  if (!out.success || stderr.trim()) throw new Error(`sqlite3 ${path} failed: ${stderr}`);
-  return new TextDecoder().decode(out.stdout);
 }
 
 /** Creates a database file with `rows` rows of ~`rowBytes` random text, page size `pageSize`. */
-export async function makeDb(
+export function makeDb(
   dir: string,
   name: string,
   pageSize: number,
   rows: number,
   rowBytes = 200,
-): Promise<string> {
+): string {
   const path = `${dir}/${name}`;
-  await sqlite3(
+  execLocal(
     path,
     `PRAGMA page_size=${pageSize};
      CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
@@ -105,8 +51,8 @@ export async function makeDb(
 }
 
 /** Checks a database file with `PRAGMA integrity_check`. */
-export async function assertIntegrity(path: string): Promise<void> {
-  assertEquals((await sqlite3(path, "PRAGMA integrity_check;")).trim(), "ok");
+export function assertIntegrity(path: string): void {
+  assert.deepStrictEqual(queryLocal(path, "PRAGMA integrity_check"), [["ok"]]);
 }
 
 /** Reads a stream to the end: all bytes and the size of every chunk. */
@@ -176,7 +122,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Same length and the same bytes. */
 export function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  assertEquals(actual.length, expected.length, `${what}: length`);
+  assert.equal(actual.length, expected.length, `${what}: length`);
   assert(equalBytes(actual, expected), `${what}: bytes differ`);
 }
 

@@ -1,24 +1,58 @@
 /**
- * Helpers for VFS tests: an S3VFS on the harness's MinIO and connections
- * through the project's internal SQL helper in the same libsqlite3 copy.
+ * Helpers for VFS tests: an S3VFS on the harness's MinIO, connections through
+ * `@db/sqlite` (the binding users run; see scripts/db_sqlite.ts), and the two
+ * raw libsqlite3 calls @db/sqlite does not offer: the extended result code of
+ * a failed statement and whether a VFS name is registered.
  *
  * @module
  */
 
-import { Database } from "./_sqlite.ts";
-import { loadSqlite } from "../src/ffi/mod.ts";
+import { Database, SqliteError } from "../scripts/db_sqlite.ts";
 import { S3VFS } from "../src/vfs/vfs.ts";
-import type { S3VFSOptions } from "../src/vfs/options.ts";
+import { OPEN_READWRITE, type S3VFSOptions } from "../src/vfs/options.ts";
 import { testS3Options } from "./_harness.ts";
+
+export { Database, SqliteError };
 
 /** A new S3VFS on the test endpoint and `bucket`. */
 export function testVfs(bucket: string, options: S3VFSOptions = {}): S3VFS {
   return new S3VFS({ ...testS3Options(), bucket, ...options });
 }
 
-/** Opens `prefix` through `vfs` (read-write, created if absent, unless `flags` says otherwise). */
-export function openDb(vfs: S3VFS, prefix: string, flags?: number): Database {
-  return new Database(vfs.uri(prefix), { lib: loadSqlite(vfs.libraryPath), flags });
+/**
+ * Opens `prefix` through `vfs` with @db/sqlite (read-write, created if absent,
+ * unless `flags` says otherwise); integers are read as 64-bit.
+ */
+export function openDb(vfs: S3VFS, prefix: string, flags: number = OPEN_READWRITE): Database {
+  return new Database(vfs.uri(prefix), { flags, int64: true });
+}
+
+/** Opens a local file with @db/sqlite and the default VFS; integers are read as 64-bit. */
+export function openLocal(path: string, options: { readonly?: boolean } = {}): Database {
+  return new Database(path, { int64: true, ...options });
+}
+
+const RAW = {
+  sqlite3_extended_errcode: { parameters: ["pointer"], result: "i32" },
+  sqlite3_vfs_find: { parameters: ["buffer"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+const rawLibs = new Map<string, Deno.DynamicLibrary<typeof RAW>>();
+
+/** The raw calls above, in the libsqlite3 copy `vfs` registered in (the one @db/sqlite loaded). */
+function raw(vfs: S3VFS): Deno.DynamicLibrary<typeof RAW>["symbols"] {
+  let lib = rawLibs.get(vfs.libraryPath);
+  if (!lib) rawLibs.set(vfs.libraryPath, lib = Deno.dlopen(vfs.libraryPath, RAW));
+  return lib.symbols;
+}
+
+/** `sqlite3_extended_errcode(db)`: the extended result code of `db`'s last failed call. */
+export function extendedErrcode(vfs: S3VFS, db: Database): number {
+  return raw(vfs).sqlite3_extended_errcode(db.unsafeHandle);
+}
+
+/** Whether SQLite knows a VFS called `name` (`sqlite3_vfs_find`). */
+export function vfsRegistered(vfs: S3VFS, name: string): boolean {
+  return raw(vfs).sqlite3_vfs_find(new TextEncoder().encode(name + "\0")) !== null;
 }
 
 /** Keys under `prefix/` in `bucket`. */
@@ -33,7 +67,7 @@ export async function listKeys(
 }
 
 /**
- * The real sample database (a copy of ../shared/data/chinook.sqlite, the
- * Chinook sample database, kept in the repository so a fresh clone has it).
+ * The real sample database (the Chinook sample database, kept in the
+ * repository so a fresh clone has it).
  */
 export const CHINOOK_PATH: string = new URL("./data/chinook.sqlite", import.meta.url).pathname;

@@ -8,7 +8,8 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { freshBucket, testS3Options } from "./_harness.ts";
-import { DB_SQLITE_URL } from "./_db_sqlite.ts";
+import { DB_SQLITE_URL } from "../scripts/db_sqlite.ts";
+import { reachableFrom } from "./_imports.ts";
 import { publishedFiles, rewriteBareSpecifiers, servePackage } from "./_package_server.ts";
 
 function userScript(pkg: string, bucket: string, close: boolean): string {
@@ -156,4 +157,10 @@ Deno.test("S3VFS imported from file: without --allow-read fails at once, naming 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("deno publish ships exactly the modules mod.ts reaches, plus README and deno.json", async () => {
+  const published = (await publishedFiles()).sort();
+  const reached = [...await reachableFrom("mod.ts")].sort();
+  deepEqual(published, [...reached, "README.md", "deno.json"].sort());
 });

@@ -12,6 +12,7 @@
  */
 
 import { deepEqual, ok } from "node:assert/strict";
+import { importsOf } from "./_imports.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -24,15 +25,6 @@ export function layerOf(path: string): { rank: number; layer: string } | undefin
   if (folder === undefined) return { rank: 0, layer: "leaf" };
   const ranks: Record<string, number> = { s3: 1, log: 1, bridge: 2, ffi: 2, streams: 2, vfs: 3 };
   return folder in ranks ? { rank: ranks[folder], layer: folder } : { rank: -1, layer: folder };
-}
-
-/** Relative module specifiers a source file imports (static, dynamic, re-exports). */
-export function importsOf(code: string): string[] {
-  const out: string[] = [];
-  const re =
-    /(?:^|[\s;])(?:import|export)\s[^"'`;]*?from\s*["'](\.{1,2}\/[^"']+)["']|(?:^|[\s;])import\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/gm;
-  for (const m of code.matchAll(re)) out.push(m[1] ?? m[2]);
-  return out;
 }
 
 async function sourceFiles(): Promise<string[]> {

@@ -12,7 +12,7 @@ import { assertNoSecret, rejectsS3 } from "./_s3_assert.ts";
 
 const enc = new TextEncoder();
 
-Deno.test("minio: wrong credentials give a 403 S3Error naming the S3 error, without the secret", async () => {
+Deno.test("S3Client: wrong credentials give a 403 S3Error naming the S3 error, without the secret", async () => {
   await using b = await freshBucket("badcreds");
   const real = testS3Options().credentials;
   const wrongSecret = "this-is-not-the-secret-" + crypto.randomUUID();
@@ -51,7 +51,7 @@ Deno.test("minio: wrong credentials give a 403 S3Error naming the S3 error, with
   }
 });
 
-Deno.test("minio: a missing bucket is S3Error NoSuchBucket for every operation", async () => {
+Deno.test("S3Client: a missing bucket is S3Error NoSuchBucket for every operation", async () => {
   const client = testClient();
   const bucket = `t-missing-${crypto.randomUUID().slice(0, 8)}`;
   const ops: [string, () => Promise<unknown>][] = [
@@ -71,7 +71,7 @@ Deno.test("minio: a missing bucket is S3Error NoSuchBucket for every operation",
     assert.equal(err.bucket, bucket, label);
   }
 });
-Deno.test("minio: an endpoint that is not listening fails with NetworkError in bounded time", async () => {
+Deno.test("S3Client: an endpoint that is not listening fails with NetworkError in bounded time", async () => {
   const port = closedPort();
   const events: RequestEvent[] = [];
   const client = new S3Client({

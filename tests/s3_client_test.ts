@@ -17,7 +17,7 @@ const dec = new TextDecoder();
 
 const CONCURRENCY = 32;
 
-Deno.test("minio: get of an absent key is {status: 'absent'}; head is null", async () => {
+Deno.test("S3Client: get of an absent key is {status: 'absent'}; head is null", async () => {
   await using b = await freshBucket("absent");
   assert.deepEqual(await b.client.get(b.bucket, "nope"), { status: "absent" });
   assert.deepEqual(await b.client.get(b.bucket, "nope", { range: { offset: 0, length: 10 } }), {
@@ -29,7 +29,7 @@ Deno.test("minio: get of an absent key is {status: 'absent'}; head is null", asy
   assert.equal(await b.client.head(b.bucket, "nope"), null);
 });
 
-Deno.test("minio: put then get returns the bytes, size and the same etag", async () => {
+Deno.test("S3Client: put then get returns the bytes, size and the same etag", async () => {
   await using b = await freshBucket("putget");
   const data = patternBytes(10_000, 7);
   const { etag } = await b.client.put(b.bucket, "db/0000000000", data);
@@ -47,7 +47,7 @@ Deno.test("minio: put then get returns the bytes, size and the same etag", async
   assert.equal(empty.status === "ok" && empty.size, 0);
 });
 
-Deno.test("minio: keys with spaces, unicode and reserved characters round-trip", async () => {
+Deno.test("S3Client: keys with spaces, unicode and reserved characters round-trip", async () => {
   await using b = await freshBucket("keys");
   const keys = ["dir/a b+c&d<e>'\"é€😀!()*.txt", "x/=;,:@$", "percent%25/y", "tilde~/-_."];
   for (const [i, key] of keys.entries()) {
@@ -63,7 +63,7 @@ Deno.test("minio: keys with spaces, unicode and reserved characters round-trip",
   for (const key of keys) assert.deepEqual(await b.client.get(b.bucket, key), { status: "absent" });
 });
 
-Deno.test("minio: byte ranges, incl. past the end and starting at/after the end", async () => {
+Deno.test("S3Client: byte ranges, incl. past the end and starting at/after the end", async () => {
   await using b = await freshBucket("range");
   const data = patternBytes(1000, 3);
   await b.client.put(b.bucket, "obj", data);
@@ -94,7 +94,7 @@ Deno.test("minio: byte ranges, incl. past the end and starting at/after the end"
   );
 });
 
-Deno.test("minio: conditional GET answers not-modified while the etag holds, 200 after a change", async () => {
+Deno.test("S3Client: conditional GET answers not-modified while the etag holds, 200 after a change", async () => {
   await using b = await freshBucket("condget");
   const events: RequestEvent[] = [];
   const client = testClient({ onRequest: (e) => events.push(e) });
@@ -113,7 +113,7 @@ Deno.test("minio: conditional GET answers not-modified while the etag holds, 200
   assert.equal(got.status === "ok" && got.etag, etag2);
 });
 
-Deno.test("minio: head gives etag, size and last-modified", async () => {
+Deno.test("S3Client: head gives etag, size and last-modified", async () => {
   await using b = await freshBucket("head");
   const before = Date.now();
   const { etag } = await b.client.put(b.bucket, "k", patternBytes(1234));
@@ -125,7 +125,7 @@ Deno.test("minio: head gives etag, size and last-modified", async () => {
   assert.ok(Math.abs(h.lastModified.getTime() - before) < 60_000);
 });
 
-Deno.test("minio: PUT If-None-Match:* creates when absent, 412 when the key exists", async () => {
+Deno.test("S3Client: PUT If-None-Match:* creates when absent, 412 when the key exists", async () => {
   await using b = await freshBucket("ifnonematch");
   const { etag } = await b.client.put(b.bucket, "lock", enc.encode("first"), { ifNoneMatch: "*" });
   assert.match(etag, /^".+"$/);
@@ -144,7 +144,7 @@ Deno.test("minio: PUT If-None-Match:* creates when absent, 412 when the key exis
   );
 });
 
-Deno.test("minio: PUT If-Match: 412 with a wrong etag, succeeds with the current one", async () => {
+Deno.test("S3Client: PUT If-Match: 412 with a wrong etag, succeeds with the current one", async () => {
   await using b = await freshBucket("ifmatch");
   const { etag } = await b.client.put(b.bucket, "manifest", enc.encode("v1"));
   const err = await rejectsS3(
@@ -167,7 +167,7 @@ Deno.test("minio: PUT If-Match: 412 with a wrong etag, succeeds with the current
   assert.ok(stale.isPreconditionFailed);
 });
 
-Deno.test("minio: DELETE removes the object; deleting an absent key is fine", async () => {
+Deno.test("S3Client: DELETE removes the object; deleting an absent key is fine", async () => {
   await using b = await freshBucket("delete");
   await b.client.put(b.bucket, "k", enc.encode("x"));
   await b.client.delete(b.bucket, "k");
@@ -182,7 +182,7 @@ async function putAll(client: S3Client, bucket: string, keys: string[]): Promise
   await mapLimit(keys, CONCURRENCY, (k) => client.put(bucket, k, enc.encode(k)));
 }
 
-Deno.test("minio: listing 1,500 keys spans pages; prefix, startAfter and pageSize work", async () => {
+Deno.test("S3Client: listing 1,500 keys spans pages; prefix, startAfter and pageSize work", async () => {
   await using b = await freshBucket("list1500");
   const events: RequestEvent[] = [];
   const client = testClient({ onRequest: (e) => events.push(e) });
@@ -230,7 +230,7 @@ Deno.test("minio: listing 1,500 keys spans pages; prefix, startAfter and pageSiz
   assert.deepEqual(none, []);
 });
 
-Deno.test("minio: deleteMany removes 1,500 keys in batches; the bucket lists empty", async () => {
+Deno.test("S3Client: deleteMany removes 1,500 keys in batches; the bucket lists empty", async () => {
   await using b = await freshBucket("delmany");
   const events: RequestEvent[] = [];
   const client = testClient({ onRequest: (e) => events.push(e) });
@@ -246,7 +246,7 @@ Deno.test("minio: deleteMany removes 1,500 keys in batches; the bucket lists emp
   assert.equal(await client.deleteMany(b.bucket, keys.slice(0, 10)), 10);
 });
 
-Deno.test("minio: multipart upload of two parts (5 MiB + rest) completes with the right content", async () => {
+Deno.test("S3Client: multipart upload of two parts (5 MiB + rest) completes with the right content", async () => {
   await using b = await freshBucket("multipart");
   const part1 = patternBytes(5 * 1024 * 1024, 11);
   const part2 = patternBytes(300_001, 12);
@@ -282,7 +282,7 @@ Deno.test("minio: multipart upload of two parts (5 MiB + rest) completes with th
   );
 });
 
-Deno.test("minio: an aborted multipart upload leaves no object and cannot be completed", async () => {
+Deno.test("S3Client: an aborted multipart upload leaves no object and cannot be completed", async () => {
   await using b = await freshBucket("mpabort");
   const uploadId = await b.client.createMultipartUpload(b.bucket, "gone.db");
   const p1 = await b.client.uploadPart(b.bucket, "gone.db", uploadId, 1, patternBytes(1024));
@@ -295,7 +295,7 @@ Deno.test("minio: an aborted multipart upload leaves no object and cannot be com
   await b.client.abortMultipartUpload(b.bucket, "gone.db", uploadId); // again: fine
 });
 
-Deno.test("minio: multipart with a too-small first part fails at completion with EntityTooSmall", async () => {
+Deno.test("S3Client: multipart with a too-small first part fails at completion with EntityTooSmall", async () => {
   await using b = await freshBucket("mpsmall");
   const uploadId = await b.client.createMultipartUpload(b.bucket, "small.db");
   const p1 = await b.client.uploadPart(b.bucket, "small.db", uploadId, 1, patternBytes(1024, 1));
@@ -307,7 +307,7 @@ Deno.test("minio: multipart with a too-small first part fails at completion with
   await b.client.abortMultipartUpload(b.bucket, "small.db", uploadId);
 });
 
-Deno.test("minio: copy duplicates an object server-side", async () => {
+Deno.test("S3Client: copy duplicates an object server-side", async () => {
   await using b = await freshBucket("copy");
   const data = patternBytes(5000, 9);
   const { etag } = await b.client.put(b.bucket, "stage/0000000001", data);
@@ -318,7 +318,7 @@ Deno.test("minio: copy duplicates an object server-side", async () => {
   const err = await rejectsS3(b.client.copy(b.bucket, "stage/absent", "db/x"));
   assert.equal(err.code, "NoSuchKey");
 });
-Deno.test("minio: createBucket is idempotent for its owner; deleteBucket of a missing bucket is fine", async () => {
+Deno.test("S3Client: createBucket is idempotent for its owner; deleteBucket of a missing bucket is fine", async () => {
   const client = testClient();
   const bucket = `t-create-${crypto.randomUUID().slice(0, 8)}`;
   await client.createBucket(bucket);
@@ -331,7 +331,7 @@ Deno.test("minio: createBucket is idempotent for its owner; deleteBucket of a mi
   const err = await rejectsS3(client.get(bucket, "k"));
   assert.equal(err.code, "NoSuchBucket");
 });
-Deno.test("minio: onRequest reports kind, status and byte counts", async () => {
+Deno.test("S3Client: onRequest reports kind, status and byte counts", async () => {
   await using b = await freshBucket("events");
   const events: RequestEvent[] = [];
   const client = testClient({ onRequest: (e) => events.push(e) });

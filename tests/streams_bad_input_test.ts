@@ -11,9 +11,6 @@ import { deserialize, serialize } from "../src/streams/mod.ts";
 import { freshBucket } from "./_harness.ts";
 import {
   assertBytes,
-  assertEquals,
-  assertMatch,
-  assertRejects,
   chunked,
   collect,
   failingStream,
@@ -22,11 +19,11 @@ import {
   withTempDir,
 } from "./_streams.ts";
 
-Deno.test("bad sources leave a new prefix empty and an existing one unchanged", async () => {
+Deno.test("deserialize: bad sources leave a new prefix empty and an existing one unchanged", async () => {
   await using b = await freshBucket("streams-bad");
   await withTempDir(async (dir) => {
-    const original = await Deno.readFile(await makeDb(dir, "o.db", 4096, 300));
-    const other = await Deno.readFile(await makeDb(dir, "n.db", 4096, 2000));
+    const original = await Deno.readFile(makeDb(dir, "o.db", 4096, 300));
+    const other = await Deno.readFile(makeDb(dir, "n.db", 4096, 2000));
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
     await deserialize(ctx, "existing.db", original);
     const before = await listing(b.client, b.bucket);
@@ -69,25 +66,29 @@ Deno.test("bad sources leave a new prefix empty and an existing one unchanged", 
     ];
     for (const [name, make, pattern] of cases) {
       // new prefix: left empty
-      const err = await assertRejectsVfs(
+      const err = await rejectsWithVfsError(
         () => deserialize(ctx, `new-${name}.db`, make()),
         pattern,
         name,
       );
-      assertMatch(err.message, /nothing was left under/, name);
-      assertEquals(
+      assert.match(err.message, /nothing was left under/, name);
+      assert.deepStrictEqual(
         (await listing(b.client, b.bucket, `new-${name}.db`)).size,
         0,
         `${name}: new prefix empty`,
       );
       // existing prefix with overwrite: unchanged, no staging left
-      const err2 = await assertRejectsVfs(
+      const err2 = await rejectsWithVfsError(
         () => deserialize(ctx, "existing.db", make(), { overwrite: true }),
         pattern,
         name,
       );
-      assertMatch(err2.message, /was not modified/, name);
-      assertEquals(await listing(b.client, b.bucket), before, `${name}: bucket unchanged`);
+      assert.match(err2.message, /was not modified/, name);
+      assert.deepStrictEqual(
+        await listing(b.client, b.bucket),
+        before,
+        `${name}: bucket unchanged`,
+      );
     }
     // existing target without overwrite: refused before reading, unchanged
     let pulled = 0;
@@ -97,7 +98,7 @@ Deno.test("bad sources leave a new prefix empty and an existing one unchanged", 
         c.enqueue(other.slice(0, 4096));
       },
     });
-    await assertRejects(
+    await assert.rejects(
       () => deserialize(ctx, "existing.db", watched),
       (e: Error) =>
         e instanceof VfsError &&
@@ -106,7 +107,7 @@ Deno.test("bad sources leave a new prefix empty and an existing one unchanged", 
         ),
     );
     assert(pulled <= 1, "the source was not consumed");
-    assertEquals(await listing(b.client, b.bucket), before);
+    assert.deepStrictEqual(await listing(b.client, b.bucket), before);
     assertBytes(
       (await collect(serialize(ctx, "existing.db"))).bytes,
       original,
@@ -120,7 +121,8 @@ type DeserializeSourceLike =
   | Iterable<Uint8Array>
   | AsyncIterable<Uint8Array>;
 
-async function assertRejectsVfs(
+/** Awaits `fn()`, which must reject with a VfsError matching `pattern`; returns that error. */
+async function rejectsWithVfsError(
   fn: () => Promise<unknown>,
   pattern: RegExp,
   what: string,
@@ -129,15 +131,15 @@ async function assertRejectsVfs(
     await fn();
   } catch (err) {
     assert(err instanceof VfsError, `${what}: expected a VfsError, got ${err}`);
-    assertMatch(err.message, pattern, what);
+    assert.match(err.message, pattern, what);
     return err;
   }
-  throw new Error(`${what}: did not reject`);
+  assert.fail(`${what}: did not reject`);
 }
 
-Deno.test("an abort and an S3 failure midway clean up; a failed final copy is reported as inconsistent", async () => {
+Deno.test("deserialize: an abort and an S3 failure midway clean up; a failed final copy is reported as inconsistent", async () => {
   await withTempDir(async (dir) => {
-    const bytes = await Deno.readFile(await makeDb(dir, "a.db", 4096, 2000));
+    const bytes = await Deno.readFile(makeDb(dir, "a.db", 4096, 2000));
     // 1) abort while reading the source: cleaned up, the abort reason is thrown
     {
       await using b = await freshBucket("streams-abort");
@@ -154,11 +156,11 @@ Deno.test("an abort and an S3 failure midway clean up; a failed final copy is re
           sent += 8192;
         },
       });
-      await assertRejects(
+      await assert.rejects(
         () => deserialize(ctx, "ab.db", src, { signal: ac.signal }),
         /user gave up/,
       );
-      assertEquals((await listing(b.client, b.bucket)).size, 0);
+      assert.deepStrictEqual((await listing(b.client, b.bucket)).size, 0);
     }
     // 2) the 10th block PUT is refused: the blocks written are deleted
     {
@@ -176,13 +178,13 @@ Deno.test("an abort and an S3 failure midway clean up; a failed final copy is re
       };
       await using b = await freshBucket("streams-s3fail", { fetch: failingFetch });
       const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
-      const err = await assertRejectsVfs(
+      const err = await rejectsWithVfsError(
         () => deserialize(ctx, "f.db", bytes),
         /AccessDenied/,
         "PUT failure",
       );
-      assertMatch(err.message, /nothing was left under/);
-      assertEquals((await listing(b.client, b.bucket)).size, 0);
+      assert.match(err.message, /nothing was left under/);
+      assert.deepStrictEqual((await listing(b.client, b.bucket)).size, 0);
     }
     // 3) overwrite whose final server-side copy fails: reported as INCONSISTENT, staged copy kept
     {
@@ -203,7 +205,7 @@ Deno.test("an abort and an S3 failure midway clean up; a failed final copy is re
       await deserialize(ctx, "c.db", bytes);
       const newer = bytes.slice();
       newer[60] ^= 1; // user_version differs: block 0 differs
-      await assertRejectsVfs(
+      await rejectsWithVfsError(
         () => deserialize(ctx, "c.db", newer, { overwrite: true }),
         /INCONSISTENT.*still staged under s3:\/\/[^/]+\/c\.db\.s3vfs-staging-/,
         "copy failure",

@@ -9,20 +9,12 @@ import { blockCount, blockKey } from "../src/blocks.ts";
 import { VfsError } from "../src/errors.ts";
 import { deserialize, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testClient } from "./_harness.ts";
-import {
-  assertBytes,
-  assertEquals,
-  assertMatch,
-  assertRejects,
-  collect,
-  makeDb,
-  withTempDir,
-} from "./_streams.ts";
+import { assertBytes, collect, makeDb, withTempDir } from "./_streams.ts";
 
-Deno.test("torn read: a block rewritten during serialize errors the stream clearly", async () => {
+Deno.test("serialize: a block rewritten during serialize (a torn read) errors the stream clearly", async () => {
   await using b = await freshBucket("streams-torn");
   await withTempDir(async (dir) => {
-    const bytes = await Deno.readFile(await makeDb(dir, "t.db", 4096, 3000));
+    const bytes = await Deno.readFile(makeDb(dir, "t.db", 4096, 3000));
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
     await deserialize(ctx, "t.db", bytes);
     const n = blockCount(bytes.length, 4096);
@@ -52,7 +44,7 @@ Deno.test("torn read: a block rewritten during serialize errors the stream clear
         }
       })();
       assert(err instanceof VfsError, `block ${target}: expected a VfsError, got ${err}`);
-      assertMatch(err.message, /changed during serialize \(block \d+ was rewritten\).*retry/);
+      assert.match(err.message, /changed during serialize \(block \d+ was rewritten\).*retry/);
       assert(got < bytes.length, "the last chunk is never handed out for a torn read");
       await b.client.put(
         b.bucket,
@@ -66,27 +58,23 @@ Deno.test("torn read: a block rewritten during serialize errors the stream clear
     const changedLast = bytes.slice((n - 1) * 4096);
     changedLast[7] ^= 0xff;
     let put: Promise<unknown> | undefined;
-    await assertRejects(
-      () =>
-        serializeToFile({ ...ctx, concurrency: 1 }, "t.db", out, {
-          onProgress: (pr) => {
-            if (pr.bytes === 4096 * 3) {
-              put = b.client.put(b.bucket, blockKey("t.db", n - 1), changedLast);
-            }
-          },
-        }),
-      VfsError,
-      /changed during serialize/,
-    );
+    await assert.rejects(() =>
+      serializeToFile({ ...ctx, concurrency: 1 }, "t.db", out, {
+        onProgress: (pr) => {
+          if (pr.bytes === 4096 * 3) {
+            put = b.client.put(b.bucket, blockKey("t.db", n - 1), changedLast);
+          }
+        },
+      }), { name: "VfsError", message: /changed during serialize/ });
     await put;
-    assertEquals(
+    assert.deepStrictEqual(
       [...Deno.readDirSync(dir)].map((e) => e.name).filter((x) => x.startsWith("torn-out")),
       [],
     );
   });
 });
 
-Deno.test("torn read before the first chunk is retried from a fresh LIST; hot journal and gaps refused", async () => {
+Deno.test("serialize: a torn read before the first chunk is retried from a fresh LIST; hot journal and gaps refused", async () => {
   let hook: (() => Promise<void>) | undefined;
   const hookedFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const req = input instanceof Request ? input : new Request(input, init);
@@ -99,7 +87,7 @@ Deno.test("torn read before the first chunk is retried from a fresh LIST; hot jo
   };
   await using b = await freshBucket("streams-retry", { fetch: hookedFetch });
   await withTempDir(async (dir) => {
-    const bytes = await Deno.readFile(await makeDb(dir, "r.db", 4096, 500));
+    const bytes = await Deno.readFile(makeDb(dir, "r.db", 4096, 500));
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
     await deserialize(ctx, "r.db", bytes);
     const newer = bytes.slice();
@@ -109,33 +97,31 @@ Deno.test("torn read before the first chunk is retried from a fresh LIST; hot jo
       await admin.put(b.bucket, blockKey("r.db", 0), newer.slice(0, 4096));
     };
     const { bytes: out } = await collect(serialize(ctx, "r.db"));
-    assertEquals(hook, undefined, "the hook ran");
+    assert.deepStrictEqual(hook, undefined, "the hook ran");
     assertBytes(out, newer, "retried serialize sees the new state");
 
     // maxRetries: 0 turns the same race into an error
     hook = async () => {
       await admin.put(b.bucket, blockKey("r.db", 0), bytes.slice(0, 4096));
     };
-    await assertRejects(
-      () => collect(serialize(ctx, "r.db", { maxRetries: 0 })),
-      VfsError,
-      /changed during serialize/,
-    );
+    await assert.rejects(() => collect(serialize(ctx, "r.db", { maxRetries: 0 })), {
+      name: "VfsError",
+      message: /changed during serialize/,
+    });
 
     // hot journal: refused (after retries)
     const journal = new Uint8Array(512);
     journal.set([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
     await b.client.put(b.bucket, blockKey("r.db-journal", 0), journal);
-    await assertRejects(
-      () => collect(serialize(ctx, "r.db", { maxRetries: 1 })),
-      VfsError,
-      /hot journal/,
-    );
+    await assert.rejects(() => collect(serialize(ctx, "r.db", { maxRetries: 1 })), {
+      name: "VfsError",
+      message: /hot journal/,
+    });
     // journal zeroed (PERSIST mode after commit): fine; journalPrefix: null skips the check
     await b.client.put(b.bucket, blockKey("r.db-journal", 0), new Uint8Array(512));
-    assertEquals((await collect(serialize(ctx, "r.db"))).bytes.length, bytes.length);
+    assert.deepStrictEqual((await collect(serialize(ctx, "r.db"))).bytes.length, bytes.length);
     await b.client.put(b.bucket, blockKey("r.db-journal", 0), journal);
-    assertEquals(
+    assert.deepStrictEqual(
       (await collect(serialize(ctx, "r.db", { journalPrefix: null }))).bytes.length,
       bytes.length,
     );
@@ -143,12 +129,24 @@ Deno.test("torn read before the first chunk is retried from a fresh LIST; hot jo
 
     // a gap in the middle is an error, never zeros
     await b.client.delete(b.bucket, blockKey("r.db", 3));
-    await assertRejects(() => collect(serialize(ctx, "r.db")), VfsError, /block 3 is missing/);
+    await assert.rejects(() => collect(serialize(ctx, "r.db")), {
+      name: "VfsError",
+      message: /block 3 is missing/,
+    });
     const out2 = `${dir}/gap.db`;
-    await assertRejects(() => serializeToFile(ctx, "r.db", out2), VfsError, /block 3 is missing/);
-    assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("gap")).length, 0);
+    await assert.rejects(() => serializeToFile(ctx, "r.db", out2), {
+      name: "VfsError",
+      message: /block 3 is missing/,
+    });
+    assert.deepStrictEqual(
+      [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("gap")).length,
+      0,
+    );
     // a short block that is not the last is an error too
     await b.client.put(b.bucket, blockKey("r.db", 3), new Uint8Array(100));
-    await assertRejects(() => collect(serialize(ctx, "r.db")), VfsError, /block 3 holds 100 bytes/);
+    await assert.rejects(() => collect(serialize(ctx, "r.db")), {
+      name: "VfsError",
+      message: /block 3 holds 100 bytes/,
+    });
   });
 });

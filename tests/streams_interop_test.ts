@@ -2,8 +2,9 @@
  * Interop with the Python sqlite-s3vfs (run with `deno task test tests/streams_interop_test.ts`):
  * databases stored by Python's `S3VFS.deserialize_iter` serialize byte-identically here,
  * and databases stored here serialize byte-identically through Python's `serialize_iter`
- * (and pass `PRAGMA integrity_check` through Python's VFS). Needs
- * `pip install sqlite-s3vfs apsw boto3`; fails (does not skip) without them.
+ * (and pass `PRAGMA integrity_check` through Python's VFS). Needs the Python
+ * sqlite-s3vfs, which `deno task test` installs (tests/_python.ts); fails
+ * (does not skip) without it.
  */
 
 import assert from "node:assert/strict";
@@ -11,18 +12,18 @@ import { blockCount } from "../src/blocks.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { deserializeFromFile, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
+import { INSTALL_HINT, PYTHON } from "./_python.ts";
+import { execLocal } from "./_streams.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 
 const TOOL = new URL("./py/s3vfs_tool.py", import.meta.url).pathname;
-const INSTALL_HINT =
-  "the interop tests need the Python sqlite-s3vfs: pip install sqlite-s3vfs apsw boto3";
 
 /** Runs the Python helper; returns its stdout, throws with its stderr on failure. */
 async function py(...args: string[]): Promise<string> {
   const s3 = testS3Options();
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("python3", {
+    out = await new Deno.Command(PYTHON, {
       args: [TOOL, ...args],
       env: {
         S3VFS_TEST_ENDPOINT: s3.endpoint,
@@ -35,7 +36,7 @@ async function py(...args: string[]): Promise<string> {
     }).output();
   } catch (err) {
     throw new Error(
-      `cannot run python3 (${err instanceof Error ? err.message : err}); ${INSTALL_HINT}`,
+      `cannot run ${PYTHON} (${err instanceof Error ? err.message : err}); ${INSTALL_HINT}`,
     );
   }
   const stdout = new TextDecoder().decode(out.stdout);
@@ -44,15 +45,9 @@ async function py(...args: string[]): Promise<string> {
     throw new Error(`${stderr.trim()}\n${INSTALL_HINT}`);
   }
   if (!out.success) {
-    throw new Error(`python3 s3vfs_tool.py ${args.join(" ")} failed:\n${stderr}${stdout}`);
+    throw new Error(`${PYTHON} s3vfs_tool.py ${args.join(" ")} failed:\n${stderr}${stdout}`);
   }
   return stdout.trim();
-}
-
-async function sqlite3(path: string, sql: string): Promise<void> {
-  const out = await new Deno.Command("sqlite3", { args: ["-batch", path, sql], stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`sqlite3 failed: ${new TextDecoder().decode(out.stderr)}`);
 }
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -72,18 +67,18 @@ async function countObjects(client: S3Client, bucket: string, prefix: string): P
   return n;
 }
 
-async function databases(
+function databases(
   dir: string,
-): Promise<{ name: string; path: string; pyBlock: number; denoBlock: number }[]> {
+): { name: string; path: string; pyBlock: number; denoBlock: number }[] {
   const p64 = `${dir}/p65536.db`;
-  await sqlite3(
+  execLocal(
     p64,
     `PRAGMA page_size=65536; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000)
      INSERT INTO t(v) SELECT hex(randomblob(100)) FROM c;`,
   );
   const p512 = `${dir}/p512.db`;
-  await sqlite3(
+  execLocal(
     p512,
     `PRAGMA page_size=512; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX tv ON t(v);
      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1500)
@@ -98,15 +93,15 @@ async function databases(
   ];
 }
 
-Deno.test("interop: the Python sqlite-s3vfs is installed", async () => {
+Deno.test("streams interop with Python: the Python sqlite-s3vfs is installed", async () => {
   assert.match(await py("check"), /^ok /);
 });
 
-Deno.test("interop: stored by Python's deserialize_iter -> serialized here byte-identically", async () => {
+Deno.test("streams interop with Python: stored by Python's deserialize_iter -> serialized here byte-identically", async () => {
   await using b = await freshBucket("interop-py-to-deno");
   const dir = await Deno.makeTempDir({ prefix: "s3vfs-interop-" });
   try {
-    for (const db of await databases(dir)) {
+    for (const db of databases(dir)) {
       const original = await Deno.readFile(db.path);
       for (const blockSize of [db.pyBlock]) {
         const prefix = `from-py/${db.name}-${blockSize}`;
@@ -133,11 +128,11 @@ Deno.test("interop: stored by Python's deserialize_iter -> serialized here byte-
   }
 });
 
-Deno.test("interop: stored here -> Python's serialize_iter byte-identical, integrity ok through its VFS", async () => {
+Deno.test("streams interop with Python: stored here -> Python's serialize_iter byte-identical, integrity ok through its VFS", async () => {
   await using b = await freshBucket("interop-deno-to-py");
   const dir = await Deno.makeTempDir({ prefix: "s3vfs-interop-" });
   try {
-    for (const db of await databases(dir)) {
+    for (const db of databases(dir)) {
       const original = await Deno.readFile(db.path);
       for (const blockSize of [db.denoBlock]) {
         const prefix = `from-deno/${db.name}-${blockSize}`;

@@ -6,18 +6,10 @@
 import assert from "node:assert/strict";
 import { blockCount } from "../src/blocks.ts";
 import { deserialize, serialize, type TransferProgress } from "../src/streams/mod.ts";
-import { freshBucket, testS3Options } from "./_harness.ts";
-import {
-  assertBytes,
-  assertEquals,
-  chunked,
-  collect,
-  makeDb,
-  sqlite3,
-  withTempDir,
-} from "./_streams.ts";
+import { freshBucket } from "./_harness.ts";
+import { assertBytes, chunked, collect, execLocal, makeDb, withTempDir } from "./_streams.ts";
 
-Deno.test("progress: increasing bytes and the right total in both directions; cancel stops requests", async () => {
+Deno.test("deserialize / serialize onProgress: increasing bytes and the right total in both directions; cancel stops requests", async () => {
   let gets = 0;
   await using b = await freshBucket("streams-progress", {
     onRequest: (e) => {
@@ -25,7 +17,7 @@ Deno.test("progress: increasing bytes and the right total in both directions; ca
     },
   });
   await withTempDir(async (dir) => {
-    const bytes = await Deno.readFile(await makeDb(dir, "p.db", 4096, 2000));
+    const bytes = await Deno.readFile(makeDb(dir, "p.db", 4096, 2000));
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 8192, concurrency: 4 };
     const up: TransferProgress[] = [];
     await deserialize(ctx, "p.db", chunked(bytes, 3000), { onProgress: (p) => up.push(p) });
@@ -34,14 +26,14 @@ Deno.test("progress: increasing bytes and the right total in both directions; ca
       assert(up[i].bytes > up[i - 1].bytes || i === up.length - 1);
     }
     assert(up.every((p) => p.total === bytes.length), "total from the header's page count");
-    assertEquals(up.at(-1), { bytes: bytes.length, total: bytes.length });
+    assert.deepStrictEqual(up.at(-1), { bytes: bytes.length, total: bytes.length });
 
     const down: TransferProgress[] = [];
     await collect(serialize(ctx, "p.db", { onProgress: (p) => down.push(p) }));
-    assertEquals(down.length, blockCount(bytes.length, 8192));
+    assert.deepStrictEqual(down.length, blockCount(bytes.length, 8192));
     for (let i = 1; i < down.length; i++) assert(down[i].bytes > down[i - 1].bytes);
     assert(down.every((p) => p.total === bytes.length));
-    assertEquals(down.at(-1)!.bytes, bytes.length);
+    assert.deepStrictEqual(down.at(-1)!.bytes, bytes.length);
 
     // cancel after one chunk: the window of GETs is bounded and stops
     gets = 0;
@@ -53,13 +45,13 @@ Deno.test("progress: increasing bytes and the right total in both directions; ca
   });
 });
 
-Deno.test("memory: a 96 MiB database goes both ways in a fresh process with RSS growth well under its size", async () => {
-  // Measured in a child process (bench/memory_stream.ts --child) so the test runner's own heap
+Deno.test("deserializeFromFile / serializeToFile: a 96 MiB database goes both ways in a fresh process with RSS growth well under its size", async () => {
+  // Measured in a child process (tests/child/stream_memory_child.ts) so the test runner's own heap
   // does not count; a transfer that buffered the database would grow RSS by more than its size.
   await using b = await freshBucket("streams-memory");
   await withTempDir(async (dir) => {
     const path = `${dir}/m.db`;
-    await sqlite3(
+    execLocal(
       path,
       `PRAGMA page_size=65536; PRAGMA journal_mode=OFF; CREATE TABLE t(b BLOB);
        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 25500)
@@ -67,25 +59,14 @@ Deno.test("memory: a 96 MiB database goes both ways in a fresh process with RSS 
     );
     const size = (await Deno.stat(path)).size;
     assert(size >= 96 * 1024 * 1024, `db is ${size} bytes`);
-    const s3 = testS3Options();
     const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../bench/memory_stream.ts", import.meta.url).pathname,
-        "--child",
-        `--bucket=${b.bucket}`,
-        `--src=${path}`,
-        `--out=${dir}/out.db`,
-        `--block=${1024 * 1024}`,
-        "--concurrency=2",
-      ],
+      args: ["run", "-A", new URL("./child/stream_memory_child.ts", import.meta.url).pathname],
       env: {
-        S3_ENDPOINT: s3.endpoint,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-        AWS_REGION: s3.region,
+        CHILD_BUCKET: b.bucket,
+        CHILD_SRC: path,
+        CHILD_OUT: `${dir}/out.db`,
+        CHILD_BLOCK_SIZE: String(1024 * 1024),
+        CHILD_CONCURRENCY: "2",
       },
       stdout: "piped",
       stderr: "piped",
@@ -93,7 +74,7 @@ Deno.test("memory: a 96 MiB database goes both ways in a fresh process with RSS 
     const stdout = new TextDecoder().decode(out.stdout);
     assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}${stdout}`);
     const r = JSON.parse(stdout.trim().split("\n").at(-1)!);
-    assertEquals(r.dbBytes, size);
+    assert.deepStrictEqual(r.dbBytes, size);
     assertBytes(
       await Deno.readFile(`${dir}/out.db`),
       await Deno.readFile(path),

@@ -1,12 +1,11 @@
 /**
  * serialize / deserialize round trips against real MinIO (run with
- * `deno task test tests/streams_roundtrip_test.ts`), databases made by the
- * system `sqlite3` command, plus header and URL parsing.
+ * `deno task test tests/streams_roundtrip_test.ts`), local databases made
+ * with @db/sqlite, plus header and URL parsing.
  */
 
 import assert from "node:assert/strict";
 import { blockCount } from "../src/blocks.ts";
-import { VfsError } from "../src/errors.ts";
 import { HEADER_SIZE, parseSqliteHeader } from "../src/header.ts";
 import {
   type BlockStoreContext,
@@ -22,15 +21,13 @@ import {
 import { freshBucket } from "./_harness.ts";
 import {
   assertBytes,
-  assertEquals,
   assertIntegrity,
-  assertRejects,
-  assertThrows,
   chunked,
   collect,
+  execLocal,
   listing,
   makeDb,
-  sqlite3,
+  queryLocal,
   withTempDir,
 } from "./_streams.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
@@ -40,80 +37,96 @@ import { CHINOOK_PATH } from "./_vfs.ts";
 Deno.test("parseSqliteHeader: valid headers and every refusal", async () => {
   await withTempDir(async (dir) => {
     for (const pageSize of [512, 4096, 65536]) {
-      const bytes = await Deno.readFile(await makeDb(dir, `h${pageSize}.db`, pageSize, 50));
+      const bytes = await Deno.readFile(makeDb(dir, `h${pageSize}.db`, pageSize, 50));
       const h = parseSqliteHeader(bytes);
-      assertEquals(h.pageSize, pageSize);
+      assert.deepStrictEqual(h.pageSize, pageSize);
       assert(h.pageCountValid);
-      assertEquals(h.pageCount * h.pageSize, bytes.length);
+      assert.deepStrictEqual(h.pageCount * h.pageSize, bytes.length);
       assert(h.changeCounter > 0);
     }
   });
   const good = new Uint8Array(HEADER_SIZE);
   good.set(new TextEncoder().encode("SQLite format 3\0"));
   good[16] = 0x10; // 4096
-  assertEquals(parseSqliteHeader(good).pageSize, 4096);
-  assertEquals(parseSqliteHeader(good).pageCountValid, false);
+  assert.deepStrictEqual(parseSqliteHeader(good).pageSize, 4096);
+  assert.deepStrictEqual(parseSqliteHeader(good).pageCountValid, false);
   const one = good.slice();
   one[16] = 0;
   one[17] = 1; // 1 means 65536
-  assertEquals(parseSqliteHeader(one).pageSize, 65536);
-  assertThrows(
-    () => parseSqliteHeader(good.subarray(0, 99)),
-    VfsError,
-    /shorter than the 100-byte/,
-  );
+  assert.deepStrictEqual(parseSqliteHeader(one).pageSize, 65536);
+  assert.throws(() => parseSqliteHeader(good.subarray(0, 99)), {
+    name: "VfsError",
+    message: /shorter than the 100-byte/,
+  });
   const bad = good.slice();
   bad[0] = 0x73;
-  assertThrows(() => parseSqliteHeader(bad), VfsError, /not a SQLite database/);
+  assert.throws(() => parseSqliteHeader(bad), {
+    name: "VfsError",
+    message: /not a SQLite database/,
+  });
   for (const [hi, lo] of [[0x03, 0x00], [0x00, 0x00], [0x01, 0x00], [0x10, 0x01], [0x00, 0x02]]) {
     const p = good.slice();
     p[16] = hi;
     p[17] = lo;
-    assertThrows(
-      () => parseSqliteHeader(p),
-      VfsError,
-      /page size .* power of two between 512 and 65536/,
-    );
+    assert.throws(() => parseSqliteHeader(p), {
+      name: "VfsError",
+      message: /page size .* power of two between 512 and 65536/,
+    });
   }
 });
 
 Deno.test("parseS3Url: good URLs and clear TypeErrors", () => {
-  assertEquals(parseS3Url("s3://b1/k"), { bucket: "b1", key: "k" });
-  assertEquals(parseS3Url("s3://my.bucket/dir/a b.db"), { bucket: "my.bucket", key: "dir/a b.db" });
-  assertThrows(() => parseS3Url("https://b/k"), TypeError, /not an S3 URL/);
-  assertThrows(() => parseS3Url("s3:///k"), TypeError, /without a bucket/);
-  assertThrows(() => parseS3Url("s3://bucket"), TypeError, /without an object key/);
-  assertThrows(() => parseS3Url("s3://bucket/"), TypeError, /without an object key/);
-  assertThrows(() => parseS3Url("s3://Bad_Bucket!/k"), TypeError, /invalid bucket name/);
+  assert.deepStrictEqual(parseS3Url("s3://b1/k"), { bucket: "b1", key: "k" });
+  assert.deepStrictEqual(parseS3Url("s3://my.bucket/dir/a b.db"), {
+    bucket: "my.bucket",
+    key: "dir/a b.db",
+  });
+  assert.throws(() => parseS3Url("https://b/k"), { name: "TypeError", message: /not an S3 URL/ });
+  assert.throws(() => parseS3Url("s3:///k"), { name: "TypeError", message: /without a bucket/ });
+  assert.throws(() => parseS3Url("s3://bucket"), {
+    name: "TypeError",
+    message: /without an object key/,
+  });
+  assert.throws(() => parseS3Url("s3://bucket/"), {
+    name: "TypeError",
+    message: /without an object key/,
+  });
+  assert.throws(() => parseS3Url("s3://Bad_Bucket!/k"), {
+    name: "TypeError",
+    message: /invalid bucket name/,
+  });
 });
 
 // ---------------------------------------------------------------- round trips
 
-Deno.test("round trip is byte-identical across page sizes x block sizes; integrity ok", async () => {
+Deno.test("deserialize + serialize: the round trip is byte-identical across page sizes x block sizes; integrity ok", async () => {
   await using b = await freshBucket("streams-matrix");
   await withTempDir(async (dir) => {
     for (const pageSize of [512, 4096, 65536]) {
-      const path = await makeDb(dir, `p${pageSize}.db`, pageSize, 600);
+      const path = makeDb(dir, `p${pageSize}.db`, pageSize, 600);
       const original = await Deno.readFile(path);
       for (const blockSize of [4095, 4096, 4097, 65536]) {
         const ctx: BlockStoreContext = { client: b.client, bucket: b.bucket, blockSize };
         const prefix = `m/p${pageSize}-b${blockSize}.db`;
         const r = await deserialize(ctx, prefix, original);
-        assertEquals(r, { bytes: original.length, blocks: blockCount(original.length, blockSize) });
+        assert.deepStrictEqual(r, {
+          bytes: original.length,
+          blocks: blockCount(original.length, blockSize),
+        });
         const objects = await listing(b.client, b.bucket, prefix + "/");
-        assertEquals(objects.size, r.blocks);
+        assert.deepStrictEqual(objects.size, r.blocks);
         const { bytes, chunks } = await collect(serialize(ctx, prefix));
         assertBytes(bytes, original, `page ${pageSize} block ${blockSize}`);
         assert(chunks.every((n) => n > 0), "no empty chunk");
         const out = `${dir}/out-${pageSize}-${blockSize}.db`;
         await Deno.writeFile(out, bytes);
-        await assertIntegrity(out);
+        assertIntegrity(out);
       }
     }
   });
 });
 
-Deno.test("chinook.sqlite: file -> S3 -> file is byte-identical and opens in sqlite3", async () => {
+Deno.test("deserializeFromFile + serializeToFile: chinook.sqlite file -> S3 -> file is byte-identical and opens in SQLite", async () => {
   await using b = await freshBucket("streams-chinook");
   const src = CHINOOK_PATH;
   const original = await Deno.readFile(src);
@@ -121,26 +134,28 @@ Deno.test("chinook.sqlite: file -> S3 -> file is byte-identical and opens in sql
     for (const blockSize of [4096, 65536]) {
       const ctx = { client: b.client, bucket: b.bucket, blockSize, concurrency: 8 };
       const r = await deserializeFromFile(ctx, `chinook-${blockSize}.db`, src);
-      assertEquals(r.bytes, original.length);
+      assert.deepStrictEqual(r.bytes, original.length);
       const out = `${dir}/chinook-${blockSize}.db`;
-      assertEquals(await serializeToFile(ctx, `chinook-${blockSize}.db`, out), {
+      assert.deepStrictEqual(await serializeToFile(ctx, `chinook-${blockSize}.db`, out), {
         bytes: original.length,
       });
       assertBytes(await Deno.readFile(out), original, "chinook");
-      await assertIntegrity(out);
-      assertEquals((await sqlite3(out, "SELECT count(*) FROM Track;")).trim(), "3503");
+      assertIntegrity(out);
+      assert.deepStrictEqual(queryLocal(out, "SELECT count(*) FROM Track"), [[3503]]);
       // no temporary file left next to the output
-      assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [`chinook-${blockSize}.db`]);
+      assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+        `chinook-${blockSize}.db`,
+      ]);
       await Deno.remove(out);
     }
   });
 });
 
-Deno.test("sizes equal a plain file's, also after DROP TABLE + VACUUM (overwrite deletes stale blocks)", async () => {
+Deno.test("serialize: sizes equal a plain file's, also after DROP TABLE + VACUUM (overwrite deletes stale blocks)", async () => {
   await using b = await freshBucket("streams-vacuum");
   await withTempDir(async (dir) => {
     const path = `${dir}/v.db`;
-    await sqlite3(
+    execLocal(
       path,
       `PRAGMA page_size=4096;
        CREATE TABLE keep(x); CREATE TABLE big(x);
@@ -150,35 +165,38 @@ Deno.test("sizes equal a plain file's, also after DROP TABLE + VACUUM (overwrite
     const before = await Deno.readFile(path);
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
     await deserialize(ctx, "v.db", before);
-    assertEquals((await collect(serialize(ctx, "v.db"))).bytes.length, before.length);
-    assertEquals((await listing(b.client, b.bucket, "v.db/")).size, before.length / 4096);
+    assert.deepStrictEqual((await collect(serialize(ctx, "v.db"))).bytes.length, before.length);
+    assert.deepStrictEqual((await listing(b.client, b.bucket, "v.db/")).size, before.length / 4096);
 
-    await sqlite3(path, "DROP TABLE big; VACUUM;");
+    execLocal(path, "DROP TABLE big; VACUUM;");
     const after = await Deno.readFile(path);
     assert(
       after.length < before.length / 4,
       `vacuum shrank the file (${before.length} -> ${after.length})`,
     );
-    await assertRejects(
-      () => deserialize(ctx, "v.db", after),
-      VfsError,
-      /already holds a database/,
-    );
+    await assert.rejects(() => deserialize(ctx, "v.db", after), {
+      name: "VfsError",
+      message: /already holds a database/,
+    });
     const r = await deserialize(ctx, "v.db", after, { overwrite: true });
-    assertEquals(r.blocks, after.length / 4096);
+    assert.deepStrictEqual(r.blocks, after.length / 4096);
     assertBytes((await collect(serialize(ctx, "v.db"))).bytes, after, "after vacuum");
     // stale blocks past the new end are gone, and so is the staging copy
     const all = await listing(b.client, b.bucket);
-    assertEquals(all.size, after.length / 4096, `objects left: ${[...all.keys()].join(", ")}`);
-    assertEquals([...all.keys()].filter((k) => !k.startsWith("v.db/")), []);
+    assert.deepStrictEqual(
+      all.size,
+      after.length / 4096,
+      `objects left: ${[...all.keys()].join(", ")}`,
+    );
+    assert.deepStrictEqual([...all.keys()].filter((k) => !k.startsWith("v.db/")), []);
   });
 });
 
 Deno.test("deserialize accepts any chunking: 1-byte, 4097-byte, one huge chunk, iterables", async () => {
   await using b = await freshBucket("streams-chunks");
   await withTempDir(async (dir) => {
-    const small = await Deno.readFile(await makeDb(dir, "small.db", 512, 20));
-    const big = await Deno.readFile(await makeDb(dir, "big.db", 4096, 1200));
+    const small = await Deno.readFile(makeDb(dir, "small.db", 512, 20));
+    const big = await Deno.readFile(makeDb(dir, "big.db", 4096, 1200));
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
     const cases: [
       string,
@@ -198,46 +216,45 @@ Deno.test("deserialize accepts any chunking: 1-byte, 4097-byte, one huge chunk, 
     for (const [name, bytes, make] of cases) {
       const prefix = `c/${name.replace(/\W+/g, "-")}`;
       const r = await deserialize(ctx, prefix, make());
-      assertEquals(r.bytes, bytes.length, name);
+      assert.deepStrictEqual(r.bytes, bytes.length, name);
       assertBytes((await collect(serialize(ctx, prefix))).bytes, bytes, name);
     }
     // blocks smaller than the 100-byte header: nothing is written until the header is checked
     const tiny = { ...ctx, blockSize: 64 };
     const r = await deserialize(tiny, "c/tiny-blocks", chunked(small, 30));
-    assertEquals(r.blocks, small.length / 64);
+    assert.deepStrictEqual(r.blocks, small.length / 64);
     assertBytes((await collect(serialize(tiny, "c/tiny-blocks"))).bytes, small, "64-byte blocks");
     const notDb = new Uint8Array(small.length).fill(7);
-    await assertRejects(
-      () => deserialize(tiny, "c/tiny-bad", chunked(notDb, 30)),
-      VfsError,
-      /not a SQLite/,
-    );
-    assertEquals((await listing(b.client, b.bucket, "c/tiny-bad/")).size, 0);
+    await assert.rejects(() => deserialize(tiny, "c/tiny-bad", chunked(notDb, 30)), {
+      name: "VfsError",
+      message: /not a SQLite/,
+    });
+    assert.deepStrictEqual((await listing(b.client, b.bucket, "c/tiny-bad/")).size, 0);
   });
 });
 
-Deno.test("empty: a prefix without blocks serializes to zero bytes; a zero-byte source stores nothing", async () => {
+Deno.test("serialize / deserialize: empty: a prefix without blocks serializes to zero bytes; a zero-byte source stores nothing", async () => {
   await using b = await freshBucket("streams-empty");
   const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
   const { bytes, chunks } = await collect(serialize(ctx, "nothing.db"));
-  assertEquals(bytes.length, 0);
-  assertEquals(chunks, []);
-  assertEquals(await deserialize(ctx, "zero.db", []), { bytes: 0, blocks: 0 });
-  assertEquals((await listing(b.client, b.bucket)).size, 0);
-  // an empty SQLite database made by sqlite3 (0 bytes) round-trips too
+  assert.deepStrictEqual(bytes.length, 0);
+  assert.deepStrictEqual(chunks, []);
+  assert.deepStrictEqual(await deserialize(ctx, "zero.db", []), { bytes: 0, blocks: 0 });
+  assert.deepStrictEqual((await listing(b.client, b.bucket)).size, 0);
+  // an empty SQLite database (0 bytes: opened and read, never written) round-trips too
   await withTempDir(async (dir) => {
-    await sqlite3(`${dir}/e.db`, "PRAGMA user_version;");
+    queryLocal(`${dir}/e.db`, "PRAGMA user_version");
     const out = `${dir}/e-out.db`;
-    assertEquals((await deserializeFromFile(ctx, "e.db", `${dir}/e.db`)).bytes, 0);
-    assertEquals(await serializeToFile(ctx, "e.db", out), { bytes: 0 });
-    assertEquals((await Deno.stat(out)).size, 0);
+    assert.deepStrictEqual((await deserializeFromFile(ctx, "e.db", `${dir}/e.db`)).bytes, 0);
+    assert.deepStrictEqual(await serializeToFile(ctx, "e.db", out), { bytes: 0 });
+    assert.deepStrictEqual((await Deno.stat(out)).size, 0);
   });
 });
 
-Deno.test("S3 objects: multipart serializeToObject (>= 2 parts) and deserializeFromObject", async () => {
+Deno.test("serializeToObject / deserializeFromObject: multipart serializeToObject (>= 2 parts) and deserializeFromObject", async () => {
   await using b = await freshBucket("streams-object");
   await withTempDir(async (dir) => {
-    const path = await makeDb(dir, "six.db", 4096, 6000, 1000); // ~ 7-8 MiB
+    const path = makeDb(dir, "six.db", 4096, 6000, 1000); // ~ 7-8 MiB
     const original = await Deno.readFile(path);
     assert(original.length > 6 * 1024 * 1024, `db is ${original.length} bytes`);
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 65536 };
@@ -247,9 +264,9 @@ Deno.test("S3 objects: multipart serializeToObject (>= 2 parts) and deserializeF
       partSize: 5 * 1024 * 1024,
       onProgress: (p) => progress.push(p),
     });
-    assertEquals(r.bytes, original.length);
+    assert.deepStrictEqual(r.bytes, original.length);
     assert(r.parts >= 2, `parts: ${r.parts}`);
-    assertEquals(progress.at(-1), { bytes: original.length, total: original.length });
+    assert.deepStrictEqual(progress.at(-1), { bytes: original.length, total: original.length });
     const got = await b.client.get(b.bucket, "backups/six.db");
     assert(got.status === "ok");
     assertBytes((got as { body: Uint8Array }).body, original, "multipart object");
@@ -262,37 +279,34 @@ Deno.test("S3 objects: multipart serializeToObject (>= 2 parts) and deserializeF
         pieceSize: 3 * 1024 * 1024 + 5,
       },
     );
-    assertEquals(restored.bytes, original.length);
+    assert.deepStrictEqual(restored.bytes, original.length);
     assertBytes((await collect(serialize(ctx, "restored.db"))).bytes, original, "from object");
 
     // a small database goes up with one PUT
-    const small = await Deno.readFile(await makeDb(dir, "tiny.db", 1024, 10));
+    const small = await Deno.readFile(makeDb(dir, "tiny.db", 1024, 10));
     await deserialize(ctx, "tiny.db", small);
     const t = await serializeToObject(ctx, "tiny.db", `s3://${b.bucket}/backups/tiny.db`);
-    assertEquals([t.bytes, t.parts], [small.length, 0]);
+    assert.deepStrictEqual([t.bytes, t.parts], [small.length, 0]);
     const tg = await b.client.get(b.bucket, "backups/tiny.db");
     assert(tg.status === "ok");
     assertBytes((tg as { body: Uint8Array }).body, small, "single PUT object");
 
-    await assertRejects(
+    await assert.rejects(
       () => deserializeFromObject(ctx, "x.db", `s3://${b.bucket}/backups/missing.db`),
-      VfsError,
-      /does not exist/,
+      { name: "VfsError", message: /does not exist/ },
     );
-    await assertRejects(
-      () => serializeToObject(ctx, "six.db", "s3:/nope"),
-      TypeError,
-      /not an S3 URL/,
-    );
-    await assertRejects(
+    await assert.rejects(() => serializeToObject(ctx, "six.db", "s3:/nope"), {
+      name: "TypeError",
+      message: /not an S3 URL/,
+    });
+    await assert.rejects(
       () => serializeToObject(ctx, "six.db", `s3://${b.bucket}/k`, { partSize: 1024 }),
-      RangeError,
-      /partSize/,
+      { name: "RangeError", message: /partSize/ },
     );
     // no multipart upload left behind, no stray objects
     const keys = [...(await listing(b.client, b.bucket)).keys()].filter((k) =>
       !k.match(/\.db\/\d{10}$/)
     );
-    assertEquals(keys.sort(), ["backups/six.db", "backups/tiny.db"]);
+    assert.deepStrictEqual(keys.sort(), ["backups/six.db", "backups/tiny.db"]);
   });
 });

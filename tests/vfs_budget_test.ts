@@ -63,7 +63,7 @@ function randomIds(n: number, seed: number): number[] {
   });
 }
 
-Deno.test("budget: create + 10k-row insert, then one single-row INSERT on a warm connection", async () => {
+Deno.test("S3VFS requests: create + 10k-row insert, then one single-row INSERT on a warm connection", async () => {
   await using b = await freshBucket("budget-insert");
   const prefix = "budget/insert.sqlite";
   using vfs = testVfs(b.bucket);
@@ -100,32 +100,32 @@ Deno.test("budget: create + 10k-row insert, then one single-row INSERT on a warm
       equal(r.deleteMany, 1);
       equal(r.total, 8);
     }
-    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS + 3);
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS + 3);
   } finally {
     db.close();
   }
 });
 
-Deno.test("budget: a warm point query is one conditional GET, none in EXCLUSIVE locking mode", async () => {
+Deno.test("S3VFS requests: a warm point query is one conditional GET, none in EXCLUSIVE locking mode", async () => {
   await using b = await freshBucket("budget-point");
   const prefix = "budget/point.sqlite";
   await setup(b, prefix);
   using vfs = testVfs(b.bucket);
   const db = openDb(vfs, prefix);
   try {
-    db.values("SELECT sum(length(v)) FROM t"); // warm
+    db.prepare("SELECT sum(length(v)) FROM t").values(); // warm
     vfs.resetStats();
-    equal(db.values("SELECT v FROM t WHERE id = ?", 4321).length, 1);
+    equal(db.prepare("SELECT v FROM t WHERE id = ?").values(4321).length, 1);
     let r = show("warm point query", vfs);
     equal(r.total, 1);
     equal(r.getConditional, 1);
     equal(r.notModified, 1);
 
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    db.values("SELECT v FROM t WHERE id = 1"); // takes the lock (one more revalidation)
+    db.prepare("SELECT v FROM t WHERE id = 1").values(); // takes the lock (one more revalidation)
     vfs.resetStats();
     for (const id of randomIds(50, 7)) {
-      equal(db.values("SELECT v FROM t WHERE id = ?", id).length, 1);
+      equal(db.prepare("SELECT v FROM t WHERE id = ?").values(id).length, 1);
     }
     r = show("50 warm point queries, locking_mode=EXCLUSIVE", vfs);
     equal(r.total, 0);
@@ -134,7 +134,7 @@ Deno.test("budget: a warm point query is one conditional GET, none in EXCLUSIVE 
   }
 });
 
-Deno.test("budget: a cold SELECT count(*) reads each block at most once, LIST at most twice", async () => {
+Deno.test("S3VFS requests: a cold SELECT count(*) reads each block at most once, LIST at most twice", async () => {
   await using b = await freshBucket("budget-cold-count");
   const prefix = "budget/cold.sqlite";
   const blocks = await setup(b, prefix);
@@ -142,7 +142,7 @@ Deno.test("budget: a cold SELECT count(*) reads each block at most once, LIST at
   const db = openDb(vfs, prefix);
   vfs.resetStats(); // the open's LIST is counted in the next test
   try {
-    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS);
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS);
     const r = show(`cold SELECT count(*) after the open (new VFS, ${blocks} blocks)`, vfs);
     const s = vfs.stats();
     ok(r.list <= 2, `lists ${r.list}`);
@@ -157,14 +157,14 @@ Deno.test("budget: a cold SELECT count(*) reads each block at most once, LIST at
   }
 });
 
-Deno.test("budget: open + cold SELECT count(*) from a new VFS, all requests", async () => {
+Deno.test("S3VFS requests: open + cold SELECT count(*) from a new VFS, all requests", async () => {
   await using b = await freshBucket("budget-cold-open");
   const prefix = "budget/cold-open.sqlite";
   const blocks = await setup(b, prefix);
   using vfs = testVfs(b.bucket);
   const db = openDb(vfs, prefix);
   try {
-    equal(db.values("SELECT count(*) FROM t")[0][0], ROWS);
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS);
     const r = show(`open + cold SELECT count(*) (new VFS, ${blocks} blocks)`, vfs);
     ok(r.list <= 2, `lists ${r.list}`);
     ok(r.get <= blocks, `gets ${r.get} > blocks ${blocks}`);
@@ -173,7 +173,7 @@ Deno.test("budget: open + cold SELECT count(*) from a new VFS, all requests", as
   }
 });
 
-Deno.test("budget: random cold point lookups: read-ahead costs no extra GETs", async () => {
+Deno.test("S3VFS requests: random cold point lookups: read-ahead costs no extra GETs", async () => {
   await using b = await freshBucket("budget-random");
   const prefix = "budget/random.sqlite";
   await setup(b, prefix);
@@ -187,7 +187,7 @@ Deno.test("budget: random cold point lookups: read-ahead costs no extra GETs", a
     using vfs = testVfs(b.bucket, opts);
     const db = openDb(vfs, prefix);
     try {
-      for (const id of ids) equal(db.values("SELECT id FROM t WHERE id = ?", id)[0][0], id);
+      for (const id of ids) equal(db.prepare("SELECT id FROM t WHERE id = ?").values(id)[0][0], id);
       gets[label] = show(`50 random cold point lookups, ${label}`, vfs).get;
     } finally {
       db.close();
@@ -196,7 +196,7 @@ Deno.test("budget: random cold point lookups: read-ahead costs no extra GETs", a
   ok(gets["readAhead default"] <= gets["readAhead false"], JSON.stringify(gets));
 });
 
-Deno.test("budget: a second full scan is served by the cache; a tiny cache refetches", async () => {
+Deno.test("S3VFS requests: a second full scan is served by the cache; a tiny cache refetches", async () => {
   await using b = await freshBucket("budget-cache");
   const prefix = "budget/cache.sqlite";
   const blocks = await setup(b, prefix);
@@ -212,12 +212,12 @@ Deno.test("budget: a second full scan is served by the cache; a tiny cache refet
     try {
       // SQLite's own page cache must not hide the VFS: make it tiny.
       db.exec("PRAGMA cache_size = 10");
-      const first = db.values(scan);
+      const first = db.prepare(scan).values();
       const r1 = show(`first full scan, ${label}`, vfs);
       ok(vfs.stats().cache.prefetchUsed > 0, "the scan used read-ahead");
       if (cacheBytes === undefined) ok(r1.get <= blocks, `gets ${r1.get} > ${blocks} blocks`);
       vfs.resetStats();
-      equal(JSON.stringify(db.values(scan)), JSON.stringify(first));
+      equal(JSON.stringify(db.prepare(scan).values()), JSON.stringify(first));
       const r2 = show(`second full scan, ${label}`, vfs);
       equal(r2.getConditional, 1);
       equal(r2.notModified, 1);
@@ -234,7 +234,7 @@ Deno.test("budget: a second full scan is served by the cache; a tiny cache refet
   }
 });
 
-Deno.test("budget: with a small or no cache, read-ahead fetches no more blocks than reading without it", async () => {
+Deno.test("S3VFS requests: with a small or no cache, read-ahead fetches no more blocks than reading without it", async () => {
   await using b = await freshBucket("budget-small-cache");
   const prefix = "budget/small-cache.sqlite";
   const blocks = await setup(b, prefix);
@@ -250,7 +250,7 @@ Deno.test("budget: with a small or no cache, read-ahead fetches no more blocks t
       const db = openDb(vfs, prefix);
       try {
         db.exec("PRAGMA cache_size = 10");
-        db.values(scan);
+        db.prepare(scan).values();
         gets[label] = show(label, vfs).get;
       } finally {
         db.close();

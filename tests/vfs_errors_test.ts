@@ -16,24 +16,66 @@
 
 import { equal, match, ok, throws } from "node:assert/strict";
 import { S3Error, VfsError } from "../src/errors.ts";
-import { loadSqlite, SQLITE_CANTOPEN } from "../src/ffi/mod.ts";
 import { S3Client } from "../src/s3/client.ts";
-import { Database, SqliteError } from "./_sqlite.ts";
 import { S3VFS } from "../src/vfs/vfs.ts";
-import { OPEN_READONLY } from "../src/vfs/options.ts";
+import { OPEN_READONLY, OPEN_READWRITE } from "../src/vfs/options.ts";
 import { type MinioServer, startMinio } from "../scripts/minio.ts";
 import { freshBucket, testS3Options, uniqueBucketName } from "./_harness.ts";
-import { openDb, testVfs } from "./_vfs.ts";
+import {
+  Database,
+  type Database as Connection,
+  extendedErrcode,
+  openDb,
+  SqliteError,
+  testVfs,
+  vfsRegistered,
+} from "./_vfs.ts";
 
 const FAST = { timeoutMs: 2000, maxAttempts: 2 };
+const SQLITE_ERROR = 1;
+const SQLITE_IOERR = 10;
+const SQLITE_CANTOPEN = 14;
+
+/**
+ * A failed SQLite call with its extended result code: @db/sqlite's SqliteError
+ * when opening failed, else (a statement failed; @db/sqlite throws a plain
+ * Error with SQLite's message) the code sqlite3_extended_errcode reports.
+ */
+class SqlFailure extends Error {
+  constructor(readonly code: number, message: string) {
+    super(`${message} (code ${code})`);
+  }
+}
+
+/** Runs `fn` on `db`; a failure becomes a {@link SqlFailure} with the connection's error code. */
+function onDb<T>(vfs: S3VFS, db: Connection, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof Error) || e instanceof SqlFailure) throw e;
+    throw new SqlFailure(extendedErrcode(vfs, db), e.message);
+  }
+}
+
+/** Opens `prefix` through `vfs`; an open failure becomes a {@link SqlFailure}. */
+function open(vfs: S3VFS, prefix: string, flags?: number): Connection {
+  try {
+    return openDb(vfs, prefix, flags);
+  } catch (e) {
+    if (e instanceof SqliteError) throw new SqlFailure(e.code, e.message);
+    throw e;
+  }
+}
 
 /** Opens `prefix` and runs a first query; returns the error either step threw. */
 function openAndQuery(vfs: S3VFS, prefix: string, flags?: number): unknown {
-  let db: ReturnType<typeof openDb> | undefined;
+  let db: Connection | undefined;
   try {
-    db = openDb(vfs, prefix, flags);
-    db.exec("CREATE TABLE IF NOT EXISTS t (x)");
-    db.values("SELECT count(*) FROM t");
+    const conn = db = open(vfs, prefix, flags);
+    onDb(vfs, conn, () => {
+      conn.exec("CREATE TABLE IF NOT EXISTS t (x)");
+      conn.prepare("SELECT count(*) FROM t").values();
+    });
   } catch (e) {
     return e;
   } finally {
@@ -42,11 +84,11 @@ function openAndQuery(vfs: S3VFS, prefix: string, flags?: number): unknown {
   throw new Error("expected opening or the first query to fail");
 }
 
-function isIoErr(e: unknown): e is SqliteError {
-  return e instanceof SqliteError && (e.code & 0xff) === 10;
+function isIoErr(e: unknown): e is SqlFailure {
+  return e instanceof SqlFailure && (e.code & 0xff) === SQLITE_IOERR;
 }
 
-Deno.test("errors: an unknown access key id fails with InvalidAccessKeyId, secret not shown", async () => {
+Deno.test("S3VFS errors: an unknown access key id fails with InvalidAccessKeyId, secret not shown", async () => {
   await using b = await freshBucket("errors-keyid");
   const secret = "not-the-real-secret-0123456789abcdef";
   using vfs = testVfs(b.bucket, {
@@ -54,7 +96,7 @@ Deno.test("errors: an unknown access key id fails with InvalidAccessKeyId, secre
     credentials: { accessKeyId: "nobody-like-this", secretAccessKey: secret },
   });
   const err = openAndQuery(vfs, "db.sqlite");
-  ok(err instanceof SqliteError, String(err));
+  ok(err instanceof SqlFailure, String(err));
   equal(err.code & 0xff, SQLITE_CANTOPEN, err.message);
   ok(vfs.lastError instanceof S3Error, String(vfs.lastError));
   equal(vfs.lastError.code, "InvalidAccessKeyId");
@@ -65,7 +107,7 @@ Deno.test("errors: an unknown access key id fails with InvalidAccessKeyId, secre
   ok(!JSON.stringify(vfs.lastError.toJSON()).includes(secret));
 });
 
-Deno.test("errors: a wrong secret fails with SignatureDoesNotMatch, secret not shown", async () => {
+Deno.test("S3VFS errors: a wrong secret fails with SignatureDoesNotMatch, secret not shown", async () => {
   await using b = await freshBucket("errors-secret");
   const s3 = testS3Options();
   const secret = s3.credentials.secretAccessKey.split("").reverse().join("") + "x";
@@ -74,7 +116,7 @@ Deno.test("errors: a wrong secret fails with SignatureDoesNotMatch, secret not s
     credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: secret },
   });
   const err = openAndQuery(vfs, "db.sqlite");
-  ok(err instanceof SqliteError, String(err));
+  ok(err instanceof SqlFailure, String(err));
   ok(vfs.lastError instanceof S3Error, String(vfs.lastError));
   equal(vfs.lastError.code, "SignatureDoesNotMatch");
   match(vfs.lastError.message, /SignatureDoesNotMatch/);
@@ -84,16 +126,16 @@ Deno.test("errors: a wrong secret fails with SignatureDoesNotMatch, secret not s
   }
 });
 
-Deno.test("errors: a missing bucket fails with NoSuchBucket", () => {
+Deno.test("S3VFS errors: a missing bucket fails with NoSuchBucket", () => {
   using vfs = testVfs(uniqueBucketName("errors-nobucket"), FAST);
   const err = openAndQuery(vfs, "db.sqlite");
-  ok(err instanceof SqliteError, String(err));
+  ok(err instanceof SqlFailure, String(err));
   ok(vfs.lastError instanceof S3Error, String(vfs.lastError));
   equal(vfs.lastError.code, "NoSuchBucket");
   match(vfs.lastError.message, /NoSuchBucket/);
   // Read-only too.
   const err2 = openAndQuery(vfs, "other.sqlite", OPEN_READONLY);
-  ok(err2 instanceof SqliteError);
+  ok(err2 instanceof SqlFailure);
   equal((vfs.lastError as S3Error).code, "NoSuchBucket");
 });
 
@@ -110,7 +152,7 @@ async function privateMinio(): Promise<MinioServer> {
   }
 }
 
-Deno.test("errors: S3 going away under an open connection is an SQLITE_IOERR in bounded time", async () => {
+Deno.test("S3VFS errors: S3 going away under an open connection is an SQLITE_IOERR in bounded time", async () => {
   const s3 = await privateMinio();
   try {
     const conn = {
@@ -136,7 +178,7 @@ Deno.test("errors: S3 going away under an open connection is an SQLITE_IOERR in 
       }
       db.exec("COMMIT");
       coldDb = openDb(cold, "gone.sqlite");
-      equal(coldDb.values("SELECT count(*) FROM t")[0][0], 500);
+      equal(coldDb.prepare("SELECT count(*) FROM t").values()[0][0], 500);
 
       await s3.stop();
 
@@ -144,9 +186,11 @@ Deno.test("errors: S3 going away under an open connection is an SQLITE_IOERR in 
       let t0 = performance.now();
       let err: unknown;
       try {
-        db.exec("BEGIN");
-        db.run("INSERT INTO t (v) VALUES ('after stop')");
-        db.exec("COMMIT");
+        onDb(vfs, db, () => {
+          db.exec("BEGIN");
+          db.run("INSERT INTO t (v) VALUES ('after stop')");
+          db.exec("COMMIT");
+        });
       } catch (e) {
         err = e;
       }
@@ -168,7 +212,8 @@ Deno.test("errors: S3 going away under an open connection is an SQLITE_IOERR in 
       t0 = performance.now();
       err = undefined;
       try {
-        coldDb.values("SELECT sum(length(v)) FROM t");
+        const conn = coldDb;
+        onDb(cold, conn, () => conn.prepare("SELECT sum(length(v)) FROM t").values());
       } catch (e) {
         err = e;
       }
@@ -193,7 +238,7 @@ Deno.test("errors: S3 going away under an open connection is an SQLITE_IOERR in 
   }
 });
 
-Deno.test("errors: an endpoint that never answers fails with Timeout in bounded time", () => {
+Deno.test("S3VFS errors: an endpoint that never answers fails with Timeout in bounded time", () => {
   // A listening socket nobody reads from: connections are accepted by the kernel, no reply ever comes.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -208,7 +253,7 @@ Deno.test("errors: an endpoint that never answers fails with Timeout in bounded 
     const t0 = performance.now();
     const err = openAndQuery(vfs, "db.sqlite");
     const ms = performance.now() - t0;
-    ok(err instanceof SqliteError, String(err));
+    ok(err instanceof SqlFailure, String(err));
     ok(vfs.lastError instanceof S3Error, String(vfs.lastError));
     equal(vfs.lastError.code, "Timeout");
     ok(ms < 10_000, `took ${ms} ms`);
@@ -217,18 +262,18 @@ Deno.test("errors: an endpoint that never answers fails with Timeout in bounded 
   }
 });
 
-Deno.test("errors: a read-only open of a prefix with no database is SQLITE_CANTOPEN", async () => {
+Deno.test("S3VFS errors: a read-only open of a prefix with no database is SQLITE_CANTOPEN", async () => {
   await using b = await freshBucket("errors-readonly");
   using vfs = testVfs(b.bucket);
   const err = (() => {
     try {
-      openDb(vfs, "nothing/here.sqlite", OPEN_READONLY).close();
+      open(vfs, "nothing/here.sqlite", OPEN_READONLY).close();
     } catch (e) {
       return e;
     }
     return undefined;
   })();
-  ok(err instanceof SqliteError, String(err));
+  ok(err instanceof SqlFailure, String(err));
   equal(err.code & 0xff, SQLITE_CANTOPEN, err.message);
   ok(vfs.lastError instanceof VfsError, String(vfs.lastError));
   match(vfs.lastError.message, /no database/);
@@ -239,7 +284,7 @@ Deno.test("errors: a read-only open of a prefix with no database is SQLITE_CANTO
   equal(n, 0);
 });
 
-Deno.test("errors: a closed VFS opens nothing; close() refuses while a connection is open", async () => {
+Deno.test("S3VFS errors: a closed VFS opens nothing; close() refuses while a connection is open", async () => {
   await using b = await freshBucket("errors-closed");
   const vfs = testVfs(b.bucket);
   const db = openDb(vfs, "x.sqlite");
@@ -250,7 +295,7 @@ Deno.test("errors: a closed VFS opens nothing; close() refuses while a connectio
     (e: unknown) => e instanceof VfsError && /open database file/.test(e.message),
   );
   equal(vfs.closed, false);
-  equal(db.values("SELECT count(*) FROM t")[0][0], 1);
+  equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 1);
   db.close();
   vfs.close();
   equal(vfs.closed, true);
@@ -262,21 +307,22 @@ Deno.test("errors: a closed VFS opens nothing; close() refuses while a connectio
     (e: unknown) => e instanceof VfsError && /closed/.test(e.message),
   );
   throws(
-    () => new Database(`file:x.sqlite?vfs=${vfs.name}`, { lib: loadSqlite(vfs.libraryPath) }),
-    (e: unknown) => e instanceof SqliteError && e.message.includes(`no such vfs: ${vfs.name}`),
+    () => new Database(`file:x.sqlite?vfs=${vfs.name}`, { flags: OPEN_READWRITE }),
+    (e: unknown) => e instanceof SqliteError && e.code === SQLITE_ERROR,
   );
+  equal(vfsRegistered(vfs, vfs.name), false, `no such vfs: ${vfs.name}`);
   // Its name is free again.
   using again = testVfs(b.bucket, { name: vfs.name });
   const db2 = openDb(again, "x.sqlite");
   try {
-    equal(db2.values("SELECT count(*) FROM t")[0][0], 1);
+    equal(db2.prepare("SELECT count(*) FROM t").values()[0][0], 1);
   } finally {
     db2.close();
   }
   throws(() => testVfs(b.bucket, { name: vfs.name }), TypeError); // taken by `again`
 });
 
-Deno.test("errors: constructor arguments", () => {
+Deno.test("S3VFS errors: constructor arguments", () => {
   const s3 = testS3Options();
   throws(() => new S3VFS({ ...s3, bucket: "b", blockSize: 0 }), RangeError);
   throws(() => new S3VFS({ ...s3, bucket: "b", blockSize: -4096 }), RangeError);

@@ -22,12 +22,10 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { blockKey } from "../src/blocks.ts";
-import { loadSqlite, SQLITE_OPEN_READONLY } from "../src/ffi/mod.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { Database } from "./_sqlite.ts";
 import { freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
 import { plain, py, type PyRead, QUERIES, requirePython } from "./_python.ts";
-import { openDb, testVfs } from "./_vfs.ts";
+import { type Database, openDb, openLocal, testVfs } from "./_vfs.ts";
 
 const CASES = [
   { pageSize: 4096, blockSize: 4096 },
@@ -37,11 +35,11 @@ const CASES = [
 ];
 
 function runQueries(db: Database): unknown[][][] {
-  return QUERIES.map((q) => db.values(q).map((row) => row.map(plain)));
+  return QUERIES.map((q) => db.prepare(q).values().map((row) => row.map(plain)));
 }
 
 function integrity(db: Database): string {
-  return db.values("PRAGMA integrity_check").map((r) => r[0]).join("\n");
+  return db.prepare("PRAGMA integrity_check").values().map((r) => r[0]).join("\n");
 }
 
 const SCHEMA = `
@@ -171,7 +169,7 @@ async function localResults(
   const path = await Deno.makeTempFile({ suffix: ".sqlite" });
   try {
     await Deno.writeFile(path, bytes);
-    const db = new Database(path, { lib: loadSqlite(), flags: SQLITE_OPEN_READONLY });
+    const db = openLocal(path, { readonly: true });
     try {
       return { results: runQueries(db), integrity: integrity(db) };
     } finally {
@@ -185,11 +183,11 @@ async function localResults(
 const label = (c: { pageSize: number; blockSize: number }): string =>
   `page ${c.pageSize} / block ${c.blockSize}`;
 
-Deno.test("interop: the Python sqlite-s3vfs reference is installed", () => {
+Deno.test("S3VFS interop: the Python sqlite-s3vfs reference is installed", () => {
   requirePython();
 });
 
-Deno.test("interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, Python reads back)", async (t) => {
+Deno.test("S3VFS interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, Python reads back)", async (t) => {
   requirePython();
   await using b = await freshBucket("interop-py-writes");
   const prefixOf = (c: (typeof CASES)[number]): string =>
@@ -228,7 +226,8 @@ Deno.test("interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, Python
           deepEqual(runQueries(db), expected.results);
           equal(integrity(db), "ok");
           deepEqual(
-            db.values("SELECT page_size, page_count FROM pragma_page_size, pragma_page_count"),
+            db.prepare("SELECT page_size, page_count FROM pragma_page_size, pragma_page_count")
+              .values(),
             [[
               c.pageSize,
               expected.page_count,
@@ -249,7 +248,7 @@ Deno.test("interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, Python
           denoAppend(db);
           equal(integrity(db), "ok");
           afterDeno[n] = runQueries(db);
-          const [[pc]] = db.values("PRAGMA page_count");
+          const [[pc]] = db.prepare("PRAGMA page_count").values();
           await checkLayout(b, prefix, c.blockSize, Number(pc) * c.pageSize);
         } finally {
           db.close();
@@ -270,7 +269,7 @@ Deno.test("interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, Python
   }
 });
 
-Deno.test("interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, S3VFS reads back)", async (t) => {
+Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, S3VFS reads back)", async (t) => {
   requirePython();
   await using b = await freshBucket("interop-deno-writes");
   const prefixOf = (c: (typeof CASES)[number]): string =>
@@ -285,9 +284,9 @@ Deno.test("interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, S3VFS 
       try {
         denoFill(db, c.pageSize);
         equal(integrity(db), "ok");
-        const [[pageSize, pageCount]] = db.values(
+        const [[pageSize, pageCount]] = db.prepare(
           "SELECT page_size, page_count FROM pragma_page_size, pragma_page_count",
-        );
+        ).values();
         equal(pageSize, c.pageSize);
         ok(Number(pageCount) >= 5, `page_count ${pageCount}`);
         const es = await checkLayout(b, prefix, c.blockSize, Number(pageCount) * c.pageSize);
@@ -324,12 +323,15 @@ Deno.test("interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, S3VFS 
       const db = openDb(vfs, prefixOf(c));
       try {
         equal(integrity(db), "ok");
-        const rows = db.values("SELECT id, body FROM note WHERE tag = 'py-append' ORDER BY id");
+        const rows = db.prepare("SELECT id, body FROM note WHERE tag = 'py-append' ORDER BY id")
+          .values();
         deepEqual(
           rows.map((r) => r[1]),
           Array.from({ length: 25 }, (_, i) => `appended ${i} `.repeat(30)),
         );
-        deepEqual(db.values("SELECT image FROM cover WHERE album_id = 100001"), [[pyBlob]]);
+        deepEqual(db.prepare("SELECT image FROM cover WHERE album_id = 100001").values(), [[
+          pyBlob,
+        ]]);
         // Everything Deno wrote is still there, unchanged.
         const now = runQueries(db);
         const [tagsBefore, tagsNow] = [fromDeno[n].results[6], now[6]];

@@ -13,14 +13,14 @@ async function runScript(
 ): Promise<{ code: number; out: string; ms: number }> {
   const root = new URL("../", import.meta.url).href;
   const code = `
+    import { Database } from "${root}scripts/db_sqlite.ts";
     import { S3VFS } from "${root}src/vfs/vfs.ts";
-    import { Database } from "${root}tests/_sqlite.ts";
-    import { loadSqlite } from "${root}src/ffi/mod.ts";
+    import { OPEN_READWRITE } from "${root}src/vfs/options.ts";
     const vfs = new S3VFS({ bucket: ${JSON.stringify(bucket)} });
-    const db = new Database(vfs.uri("life.sqlite"), { lib: loadSqlite(vfs.libraryPath) });
+    const db = new Database(vfs.uri("life.sqlite"), { flags: OPEN_READWRITE });
     db.exec("CREATE TABLE IF NOT EXISTS t (x)");
     db.run("INSERT INTO t VALUES (1)");
-    console.log("rows", db.values("SELECT count(*) FROM t")[0][0]);
+    console.log("rows", db.prepare("SELECT count(*) FROM t").values()[0][0]);
     db.close();
     ${closeVfs ? "vfs.close();" : ""}
   `;
@@ -40,7 +40,7 @@ async function runScript(
   };
 }
 
-Deno.test("lifecycle: a script exits by itself without vfs.close()", async () => {
+Deno.test("S3VFS lifecycle: a script exits by itself without vfs.close()", async () => {
   await using b = await freshBucket("life-noclose");
   const r = await runScript(b.bucket, false);
   equal(r.code, 0, r.out);
@@ -48,25 +48,30 @@ Deno.test("lifecycle: a script exits by itself without vfs.close()", async () =>
   ok(r.ms < 30_000, `took ${r.ms} ms`);
 });
 
-Deno.test("lifecycle: close connections, then the VFS, then exit", async () => {
+Deno.test("S3VFS lifecycle: close connections, then the VFS, then exit", async () => {
   await using b = await freshBucket("life-close");
   const r = await runScript(b.bucket, true);
   equal(r.code, 0, r.out);
   ok(r.out.includes("rows 1"), r.out);
 });
 
-Deno.test("lifecycle: makeDefault opens plain paths through S3, and close() restores the default VFS", async () => {
+Deno.test("S3VFS makeDefault: opens plain paths through S3, and close() restores the default VFS", async () => {
   await using b = await freshBucket("life-default");
   const root = new URL("../", import.meta.url).href;
   const code = `
+    import { Database } from "${root}scripts/db_sqlite.ts";
     import { S3VFS } from "${root}src/vfs/vfs.ts";
-    import { Database } from "${root}tests/_sqlite.ts";
-    import { loadSqlite, readCString } from "${root}src/ffi/mod.ts";
     const vfs = new S3VFS({ bucket: ${JSON.stringify(b.bucket)}, makeDefault: true });
-    const lib = loadSqlite(vfs.libraryPath);
-    const name = () => readCString(new Deno.UnsafePointerView(lib.symbols.sqlite3_vfs_find(null)).getPointer(24));
+    // The default VFS's zName (sqlite3_vfs: iVersion, szOsFile, mxPathname, pNext, zName).
+    const lib = Deno.dlopen(vfs.libraryPath, {
+      sqlite3_vfs_find: { parameters: ["pointer"], result: "pointer" },
+    });
+    const name = () =>
+      Deno.UnsafePointerView.getCString(
+        new Deno.UnsafePointerView(lib.symbols.sqlite3_vfs_find(null)).getPointer(24),
+      );
     console.log("default", name());
-    const db = new Database("plain/default.sqlite", { lib, flags: 2 | 4 });
+    const db = new Database("plain/default.sqlite");
     db.exec("CREATE TABLE t (x)");
     db.close();
     vfs.close();

@@ -28,7 +28,7 @@ function fill(db: ReturnType<typeof openDb>, table: string, rows: number): void 
 }
 
 for (const blockSize of BLOCK_SIZES) {
-  Deno.test(`matrix: block size ${blockSize} x page sizes x journal modes`, async (t) => {
+  Deno.test(`S3VFS: block size ${blockSize} x page sizes x journal modes`, async (t) => {
     await using b = await freshBucket(`matrix-${blockSize}`);
     for (const pageSize of PAGE_SIZES) {
       for (const mode of JOURNAL_MODES) {
@@ -40,13 +40,13 @@ for (const blockSize of BLOCK_SIZES) {
             const db = openDb(vfs, prefix);
             try {
               db.exec(`PRAGMA page_size = ${pageSize}`);
-              const got = db.values(`PRAGMA journal_mode = ${mode}`)[0][0];
+              const got = db.prepare(`PRAGMA journal_mode = ${mode}`).values()[0][0];
               equal(String(got).toUpperCase(), mode);
               fill(db, "t", rows);
               fill(db, "junk", rows);
-              equal(db.values("PRAGMA page_size")[0][0], pageSize);
-              equal(db.values("SELECT count(*) FROM t")[0][0], rows);
-              equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+              equal(db.prepare("PRAGMA page_size").values()[0][0], pageSize);
+              equal(db.prepare("SELECT count(*) FROM t").values()[0][0], rows);
+              equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
             } finally {
               db.close();
             }
@@ -57,29 +57,32 @@ for (const blockSize of BLOCK_SIZES) {
             const db = openDb(vfs, prefix);
             try {
               db.exec(`PRAGMA journal_mode = ${mode}`);
-              equal(db.values("SELECT count(*) FROM t")[0][0], rows);
-              deepEqual(db.values("SELECT v FROM t WHERE id = 77"), [["row-76"]]);
-              equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+              equal(db.prepare("SELECT count(*) FROM t").values()[0][0], rows);
+              deepEqual(db.prepare("SELECT v FROM t WHERE id = 77").values(), [["row-76"]]);
+              equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
               if (mode !== "OFF") {
                 // ROLLBACK of an INSERT and an UPDATE restores the data.
-                const before = db.values("SELECT sum(length(b)), group_concat(v) FROM t");
+                const before = db.prepare("SELECT sum(length(b)), group_concat(v) FROM t").values();
                 db.exec("BEGIN");
                 db.run("INSERT INTO t (v, b) VALUES ('new', randomblob(3000))");
                 db.run("UPDATE t SET v = 'changed', b = randomblob(10) WHERE id % 3 = 0");
                 db.exec("ROLLBACK");
-                deepEqual(db.values("SELECT sum(length(b)), group_concat(v) FROM t"), before);
+                deepEqual(
+                  db.prepare("SELECT sum(length(b)), group_concat(v) FROM t").values(),
+                  before,
+                );
               }
               // DROP + VACUUM shrinks the object count.
               const objectsBefore = (await listKeys(b.client, b.bucket, prefix)).length;
               db.exec("DROP TABLE junk");
               db.exec("VACUUM");
-              equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+              equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
               const objectsAfter = (await listKeys(b.client, b.bucket, prefix)).length;
               ok(objectsAfter < objectsBefore, `objects ${objectsBefore} -> ${objectsAfter}`);
               // The object count matches the file size SQLite reports.
-              const [[pages, psize]] = db.values(
+              const [[pages, psize]] = db.prepare(
                 "SELECT page_count, page_size FROM pragma_page_count, pragma_page_size",
-              );
+              ).values();
               equal(objectsAfter, Math.ceil(Number(pages) * Number(psize) / blockSize));
             } finally {
               db.close();
@@ -90,9 +93,12 @@ for (const blockSize of BLOCK_SIZES) {
             using vfs = testVfs(b.bucket, { blockSize });
             const db = openDb(vfs, prefix);
             try {
-              equal(db.values("SELECT count(*) FROM t")[0][0], rows);
-              equal(db.values("PRAGMA integrity_check")[0][0], "ok");
-              equal(db.values("SELECT count(*) FROM sqlite_master WHERE name = 'junk'")[0][0], 0);
+              equal(db.prepare("SELECT count(*) FROM t").values()[0][0], rows);
+              equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
+              equal(
+                db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'junk'").values()[0][0],
+                0,
+              );
             } finally {
               db.close();
             }

@@ -106,7 +106,7 @@ function requests(vfs: S3VFS): ReturnType<S3VFS["stats"]>["requests"] {
   return vfs.stats().requests;
 }
 
-Deno.test("process: a second Deno process reads what this one wrote", async () => {
+Deno.test("S3VFS across processes: a second Deno process reads what this one wrote", async () => {
   await using b = await freshBucket("process-read");
   const prefix = "shared/one.sqlite";
   const queries = [
@@ -129,7 +129,7 @@ Deno.test("process: a second Deno process reads what this one wrote", async () =
       db.run("INSERT INTO blobs VALUES (?, randomblob(?))", `k${i}`, 100 + i * 900);
     }
     db.exec("COMMIT");
-    mine = queries.map((q) => db.values(q));
+    mine = queries.map((q) => db.prepare(q).values());
   } finally {
     db.close(); // closing is not needed for the child to see the data, but frees the VFS
   }
@@ -138,7 +138,7 @@ Deno.test("process: a second Deno process reads what this one wrote", async () =
   deepEqual(out.results, mine);
 });
 
-Deno.test("process: a warm connection revalidates with one conditional GET and sees another process's commit", async () => {
+Deno.test("S3VFS across processes: a warm connection revalidates with one conditional GET and sees another process's commit", async () => {
   await using b = await freshBucket("process-revalidate");
   const prefix = "shared/two.sqlite";
   using vfs = testVfs(b.bucket);
@@ -151,12 +151,12 @@ Deno.test("process: a warm connection revalidates with one conditional GET and s
     }
     db.exec("COMMIT");
     // Warm: everything read once.
-    equal(db.values("SELECT count(*) FROM t")[0][0], 400);
-    db.values("SELECT sum(length(v)) FROM t");
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 400);
+    db.prepare("SELECT sum(length(v)) FROM t").values();
 
     // Nothing changed: one conditional GET (304) per read transaction, no plain GET.
     vfs.resetStats();
-    for (let i = 0; i < 5; i++) equal(db.values("SELECT count(*) FROM t")[0][0], 400);
+    for (let i = 0; i < 5; i++) equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 400);
     let r = requests(vfs);
     console.log("warm, unchanged: 5 read transactions ->", JSON.stringify(r));
     equal(r.getConditional, 5);
@@ -173,18 +173,18 @@ Deno.test("process: a warm connection revalidates with one conditional GET and s
 
       // Our next transaction sees it: the conditional GET no longer answers 304.
       vfs.resetStats();
-      equal(db.values("SELECT count(*) FROM t")[0][0], 450);
+      equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 450);
       r = requests(vfs);
       console.log("after the other process's commit: 1 read transaction ->", JSON.stringify(r));
       equal(r.getConditional, 1);
       equal(r.notModified, 0);
       ok(r.get > 0, "changed pages are fetched again");
-      deepEqual(db.values("SELECT count(*) FROM t WHERE v LIKE 'from child %'"), [[50]]);
-      equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+      deepEqual(db.prepare("SELECT count(*) FROM t WHERE v LIKE 'from child %'").values(), [[50]]);
+      equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
 
       // Warm again: back to one 304 per transaction.
       vfs.resetStats();
-      for (let i = 0; i < 3; i++) equal(db.values("SELECT count(*) FROM t")[0][0], 450);
+      for (let i = 0; i < 3; i++) equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 450);
       r = requests(vfs);
       equal(r.getConditional, 3);
       equal(r.notModified, 3);
@@ -220,7 +220,7 @@ Deno.test("process: a warm connection revalidates with one conditional GET and s
   deepEqual(out.results, [[[451]], [["parent after child"]]]);
 });
 
-Deno.test("process: locking_mode=EXCLUSIVE on a reader makes warm point queries free", async () => {
+Deno.test("S3VFS across processes: locking_mode=EXCLUSIVE on a reader makes warm point queries free", async () => {
   await using b = await freshBucket("process-exclusive");
   const prefix = "shared/three.sqlite";
   {
@@ -245,7 +245,7 @@ Deno.test("process: locking_mode=EXCLUSIVE on a reader makes warm point queries 
   });
   const pointQueries = (db: ReturnType<typeof openDb>): void => {
     for (const id of ids) {
-      const [[v]] = db.values("SELECT v FROM t WHERE id = ?", id);
+      const [[v]] = db.prepare("SELECT v FROM t WHERE id = ?").values(id);
       ok(String(v).startsWith(`row ${id} `));
     }
   };
@@ -255,7 +255,7 @@ Deno.test("process: locking_mode=EXCLUSIVE on a reader makes warm point queries 
     using vfs = testVfs(b.bucket);
     const db = openDb(vfs, prefix);
     try {
-      db.values("SELECT sum(length(v)) FROM t"); // warm
+      db.prepare("SELECT sum(length(v)) FROM t").values(); // warm
       vfs.resetStats();
       pointQueries(db);
       const r = requests(vfs);
@@ -272,8 +272,8 @@ Deno.test("process: locking_mode=EXCLUSIVE on a reader makes warm point queries 
     using vfs = testVfs(b.bucket);
     const db = openDb(vfs, prefix);
     try {
-      deepEqual(db.values("PRAGMA locking_mode = EXCLUSIVE"), [["exclusive"]]);
-      db.values("SELECT sum(length(v)) FROM t"); // takes the lock and warms the cache
+      deepEqual(db.prepare("PRAGMA locking_mode = EXCLUSIVE").values(), [["exclusive"]]);
+      db.prepare("SELECT sum(length(v)) FROM t").values(); // takes the lock and warms the cache
       vfs.resetStats();
       pointQueries(db);
       const r = vfs.stats();
@@ -286,17 +286,17 @@ Deno.test("process: locking_mode=EXCLUSIVE on a reader makes warm point queries 
   }
 });
 
-Deno.test("process: a connection opened before the database existed sees the one another process creates", async () => {
+Deno.test("S3VFS across processes: a connection opened before the database existed sees the one another process creates", async () => {
   await using b = await freshBucket("process-created-later");
   const prefix = "shared/later.sqlite";
   using vfs = testVfs(b.bucket);
   const db = openDb(vfs, prefix); // nothing under the prefix yet
   try {
-    deepEqual(db.values("SELECT count(*) FROM sqlite_master"), [[0]]);
+    deepEqual(db.prepare("SELECT count(*) FROM sqlite_master").values(), [[0]]);
     const out = await runChild({ bucket: b.bucket, prefix, action: "insert", rows: 20 });
     equal(out.trim(), "committed 20");
     // The next transaction must see the database the child created...
-    deepEqual(db.values("SELECT count(*) FROM t"), [[20]]);
+    deepEqual(db.prepare("SELECT count(*) FROM t").values(), [[20]]);
     // ...and writing must not overwrite it.
     db.run("INSERT INTO t (v) VALUES ('parent')");
   } finally {

@@ -5,13 +5,12 @@
  */
 
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
-import { Database } from "./_sqlite.ts";
 import { freshBucket } from "./_harness.ts";
-import { CHINOOK_PATH, openDb, testVfs } from "./_vfs.ts";
+import { CHINOOK_PATH, openDb, openLocal, testVfs } from "./_vfs.ts";
 
 const CHINOOK = CHINOOK_PATH;
 
-Deno.test("vfs streams: SQL-written database serializes to a file sqlite3 accepts", async () => {
+Deno.test("S3VFS.serializeToFile: writes a SQL-written database as a file SQLite opens", async () => {
   await using b = await freshBucket("vfs-streams-sql");
   using vfs = testVfs(b.bucket, { blockSize: 4097 });
   const db = openDb(vfs, "app.sqlite");
@@ -20,7 +19,8 @@ Deno.test("vfs streams: SQL-written database serializes to a file sqlite3 accept
   for (let i = 0; i < 2000; i++) db.run("INSERT INTO t (v) VALUES (?)", `value ${i}`);
   db.exec("COMMIT");
   const size = Number(
-    db.values("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")[0][0],
+    db.prepare("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")
+      .values()[0][0],
   );
   db.close();
   const dir = await Deno.makeTempDir();
@@ -33,24 +33,24 @@ Deno.test("vfs streams: SQL-written database serializes to a file sqlite3 accept
     equal(bytes, size);
     equal((await Deno.stat(path)).size, size);
     equal(progress.at(-1), size);
-    const local = new Database(path);
-    equal(local.values("PRAGMA integrity_check")[0][0], "ok");
-    equal(local.values("SELECT count(*) FROM t")[0][0], 2000);
+    const local = openLocal(path);
+    equal(local.prepare("PRAGMA integrity_check").values()[0][0], "ok");
+    equal(local.prepare("SELECT count(*) FROM t").values()[0][0], 2000);
     local.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("vfs streams: deserialize chinook, query it, replace it and see the new one", async () => {
+Deno.test("S3VFS.deserializeFromFile: deserialize chinook, query it, replace it and see the new one", async () => {
   await using b = await freshBucket("vfs-streams-load");
   using vfs = testVfs(b.bucket);
   const loaded = await vfs.deserializeFromFile("music.sqlite", CHINOOK);
   equal(loaded.bytes, (await Deno.stat(CHINOOK)).size);
   let db = openDb(vfs, "music.sqlite");
-  const artists = db.values("SELECT count(*) FROM Artist")[0][0];
+  const artists = db.prepare("SELECT count(*) FROM Artist").values()[0][0];
   ok(Number(artists) > 0);
-  equal(db.values("PRAGMA integrity_check")[0][0], "ok");
+  equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
 
   // Not while a connection has it open.
   await rejects(
@@ -62,21 +62,21 @@ Deno.test("vfs streams: deserialize chinook, query it, replace it and see the ne
   // Replace it with another database: the same VFS must not serve stale cached blocks.
   const dir = await Deno.makeTempDir();
   try {
-    const other = new Database(`${dir}/other.sqlite`);
+    const other = openLocal(`${dir}/other.sqlite`);
     other.exec("CREATE TABLE Artist (ArtistId INTEGER PRIMARY KEY, Name TEXT)");
     other.run("INSERT INTO Artist (Name) VALUES ('only one')");
     other.close();
     await rejects(vfs.deserializeFromFile("music.sqlite", `${dir}/other.sqlite`), /overwrite/);
     await vfs.deserializeFromFile("music.sqlite", `${dir}/other.sqlite`, { overwrite: true });
     db = openDb(vfs, "music.sqlite");
-    deepEqual(db.values("SELECT Name FROM Artist"), [["only one"]]);
+    deepEqual(db.prepare("SELECT Name FROM Artist").values(), [["only one"]]);
     db.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("vfs streams: a hot journal on the target is refused", async () => {
+Deno.test("S3VFS.deserializeFromFile: a hot journal on the target is refused", async () => {
   await using b = await freshBucket("vfs-streams-hot");
   using vfs = testVfs(b.bucket);
   await vfs.deserializeFromFile("x.sqlite", CHINOOK);

@@ -13,15 +13,16 @@ import { Worker } from "node:worker_threads";
 // downloads the worker's modules when the package is remote: the worker
 // cannot fetch modules while the main thread waits for it in Atomics.wait.
 import "./worker.ts";
-import { S3Error, VfsError } from "../errors.ts";
+import { SQLITE_IOERR } from "../codes.ts";
+import { VfsError } from "../errors.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
-  type BridgeResult,
   type BridgeStats,
   CTRL_NEEDED,
   CTRL_SEQ,
   CTRL_STATE,
+  type OpResult,
   STATE_DONE,
   STATE_FAILED,
   STATE_NEED_SPACE,
@@ -52,20 +53,6 @@ try { await import(${JSON.stringify(moduleUrl.href)}); } catch (e) {
 
 /** How long the constructor waits for the worker's module to load (at most). */
 const START_TIMEOUT_MS = 20_000;
-
-/** A result with its payload resolved to bytes. */
-export interface OpResult extends BridgeResult {
-  /** GET payload (a copy, owned by the caller). */
-  data?: Uint8Array;
-}
-
-/** Turns a failed result into the S3Error it carries. */
-export function resultError(r: BridgeResult): S3Error {
-  return new S3Error(
-    r.error ??
-      { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
-  );
-}
 
 /** The caller side: owns the worker and the shared buffers. */
 export class Bridge {
@@ -107,7 +94,7 @@ export class Bridge {
           "while the main thread waits for it: this happens under `deno run --reload`; " +
           "run `deno cache --reload <script>` first, then run without --reload";
       throw new VfsError(`cannot start the S3 I/O worker ${moduleUrl.href}: ${why}`, {
-        sqliteCode: 10,
+        sqliteCode: SQLITE_IOERR,
       });
     }
     this.#post(init);
@@ -117,18 +104,13 @@ export class Bridge {
     this.#worker.postMessage(msg);
   }
 
-  /** Whether close() was called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /**
    * Runs the phases (each phase's operations concurrently, phases in order)
    * and returns the results per phase. Throws VfsError when the worker does
    * not answer in time or the bridge is closed; S3 failures are results.
    */
   call(phases: BridgeOp[][]): OpResult[][] {
-    if (this.#closed) throw new VfsError("S3VFS is closed", { sqliteCode: 10 });
+    if (this.#closed) throw new VfsError("S3VFS is closed", { sqliteCode: SQLITE_IOERR });
     const started = performance.now();
     const seq = ++this.#seq;
     const ctrl = this.#ctrl;
@@ -148,7 +130,7 @@ export class Bridge {
       if (left <= 0) {
         Atomics.store(ctrl, CTRL_SEQ, 0); // late answers are dropped by the worker
         throw new VfsError(`S3 I/O did not finish within ${this.#timeoutMs} ms`, {
-          sqliteCode: 10,
+          sqliteCode: SQLITE_IOERR,
         });
       }
       Atomics.wait(ctrl, CTRL_STATE, STATE_PENDING, left);

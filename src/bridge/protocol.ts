@@ -1,7 +1,8 @@
 /**
  * Messages and shared-memory layout between the caller side of the bridge
- * (src/bridge.ts, on SQLite's thread) and the I/O worker (src/io_worker.ts).
- * A leaf module of types and constants.
+ * (caller.ts, on SQLite's thread) and the I/O worker (worker.ts): types,
+ * constants and the result helpers both sides and the VFS share, so that
+ * importing them loads no worker code.
  *
  * A call is a list of phases run one after another; the operations of one
  * phase run concurrently (bounded). A failed operation stops later phases, so
@@ -16,7 +17,7 @@
  * @module
  */
 
-import type { S3ErrorInit } from "../errors.ts";
+import { S3Error, type S3ErrorInit } from "../errors.ts";
 import type { RequestKind } from "../s3/types.ts";
 
 /** Control word: state of the current call. */
@@ -71,8 +72,6 @@ export interface BridgeResult {
   offset?: number;
   /** Payload length (GET). */
   length?: number;
-  /** `stat`: number of block objects under the prefix. */
-  count?: number;
   /** `stat`: sum of their sizes. */
   size?: number;
   /** `stat`: the highest block index + 1 (count when contiguous). */
@@ -138,3 +137,17 @@ export type ToWorker =
     req: SharedArrayBuffer;
   }
   | { type: "collect"; seq: number; data: SharedArrayBuffer };
+
+/** A result with its payload resolved to bytes. */
+export interface OpResult extends BridgeResult {
+  /** GET payload (a copy, owned by the caller). */
+  data?: Uint8Array;
+}
+
+/** Turns a failed result into the S3Error it carries. */
+export function resultError(r: BridgeResult): S3Error {
+  return new S3Error(
+    r.error ??
+      { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
+  );
+}

@@ -71,7 +71,7 @@ async function runOp(
     case "stat": {
       const blocks = await listBlocks(c, bucket, op.prefix);
       const size = blocks.reduce((n, b) => n + b.size, 0);
-      return { status: "ok", count: blocks.length, size, end: (blocks.at(-1)?.index ?? -1) + 1 };
+      return { status: "ok", size, end: (blocks.at(-1)?.index ?? -1) + 1 };
     }
   }
 }

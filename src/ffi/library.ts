@@ -1,7 +1,7 @@
 /**
  * Library discovery: finds and loads libsqlite3, preferring a copy that is
  * already loaded in this process (e.g. the one `@db/sqlite` uses) so a VFS
- * registers in the SAME copy. Re-exported by src/ffi.ts.
+ * registers in the SAME copy. Re-exported by src/ffi/mod.ts.
  *
  * @module
  */

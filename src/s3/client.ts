@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type ResolvedS3Config, resolveS3Config, type S3ConnectionOptions } from "./config.ts";
+import { type ResolvedS3Config, resolveS3Config } from "./config.ts";
 import { deleteObjects } from "./delete_objects.ts";
 import {
   abortMultipartUpload,
@@ -52,12 +52,14 @@ const textDecoder = new TextDecoder();
  * {@linkcode S3Error}s; absent objects and 304s are results, not errors.
  *
  * @example Put and get
- * ```ts ignore
- * import { S3Client } from "@s3vfs/sqlite";
- * const s3 = new S3Client({ endpoint: "http://127.0.0.1:9000", region: "us-east-1" });
- * await s3.put("bucket", "hello.txt", new TextEncoder().encode("hi"));
- * const got = await s3.get("bucket", "hello.txt");
- * if (got.status === "ok") console.log(new TextDecoder().decode(got.body));
+ * ```ts
+ * import { S3Client } from "./client.ts";
+ * const s3 = new S3Client(); // endpoint, region and credentials from the AWS_* variables
+ * const bucket = Deno.env.get("S3VFS_BUCKET")!;
+ * await s3.put(bucket, "hello.txt", new TextEncoder().encode("hi"));
+ * const got = await s3.get(bucket, "hello.txt");
+ * if (got.status !== "ok" || new TextDecoder().decode(got.body) !== "hi") throw new Error("lost");
+ * await s3.delete(bucket, "hello.txt");
  * ```
  */
 export class S3Client {

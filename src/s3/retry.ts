@@ -61,9 +61,9 @@ export function shouldRetry(outcome: AttemptOutcome, idempotent: boolean): boole
  *
  * @example Four at a time
  * ```ts
- * import { mapLimit } from "@s3vfs/sqlite";
- * const sizes = await mapLimit([1, 2, 3, 4, 5], 4, async (n) => n * 2);
- * console.log(sizes); // [2, 4, 6, 8, 10]
+ * import { mapLimit } from "./retry.ts";
+ * const doubled = await mapLimit([1, 2, 3, 4, 5], 4, async (n) => n * 2);
+ * if (doubled.join() !== "2,4,6,8,10") throw new Error(doubled.join());
  * ```
  */
 export async function mapLimit<T, R>(

@@ -9,7 +9,7 @@
  * exactly two operations - the text of a child element and the list of
  * records with a given tag - which this file implements in ~50 lines, keeping
  * the worker free of an npm dependency it would have to load. Tested on real
- * MinIO responses in tests/s3_client_test.ts and on fixtures in tests/xml_test.ts.
+ * MinIO responses in tests/s3_client_test.ts and on fixtures in src/s3/xml_test.ts.
  *
  * @module
  */

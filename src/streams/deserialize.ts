@@ -8,9 +8,9 @@
  */
 
 import { blockKey, checkBlockSize, listBlocks } from "../blocks.ts";
+import { SQLITE_NOTADB } from "../codes.ts";
 import { VfsError } from "../errors.ts";
 import { HEADER_SIZE, parseSqliteHeader, SQLITE_MAGIC, type SqliteHeader } from "../header.ts";
-import type { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
 import { checkConcurrency, errorText, raceAbort, randomHex } from "./shared.ts";
 import type {
@@ -45,22 +45,6 @@ function sourceIterator(source: DeserializeSource): AsyncIterator<Uint8Array> {
   );
 }
 
-/** Copies `src` to `dst` server-side when the client can, else by GET + PUT. */
-async function copyObject(
-  client: S3Client,
-  bucket: string,
-  src: string,
-  dst: string,
-): Promise<void> {
-  if (typeof client.copy === "function") {
-    await client.copy(bucket, src, dst);
-    return;
-  }
-  const r = await client.get(bucket, src);
-  if (r.status !== "ok") throw new VfsError(`staged block s3://${bucket}/${src} disappeared`);
-  await client.put(bucket, dst, r.body);
-}
-
 /** Why the source was not accepted, decided once the source has ended. */
 function checkComplete(total: number, head: Uint8Array, header: SqliteHeader | undefined): void {
   if (!header) {
@@ -70,20 +54,20 @@ function checkComplete(total: number, head: Uint8Array, header: SqliteHeader | u
       looksLikeSqlite
         ? `truncated SQLite database: the source ended after ${total} bytes, inside the ${HEADER_SIZE}-byte header`
         : `not a SQLite database: the source is only ${total} bytes and does not start with "SQLite format 3\\0"`,
-      { sqliteCode: 26 },
+      { sqliteCode: SQLITE_NOTADB },
     );
   }
   if (total % header.pageSize !== 0) {
     throw new VfsError(
       `truncated SQLite database: ${total} bytes is not a multiple of the page size ${header.pageSize}`,
-      { sqliteCode: 26 },
+      { sqliteCode: SQLITE_NOTADB },
     );
   }
   if (header.pageCountValid && total < header.pageCount * header.pageSize) {
     throw new VfsError(
       `truncated SQLite database: ${total} bytes, but the header says ${header.pageCount} pages of ` +
         `${header.pageSize} bytes (${header.pageCount * header.pageSize} bytes)`,
-      { sqliteCode: 26 },
+      { sqliteCode: SQLITE_NOTADB },
     );
   }
 }
@@ -102,12 +86,7 @@ function checkComplete(total: number, head: Uint8Array, header: SqliteHeader | u
  * the page size, or shorter than the header's page count), a source that
  * errors, an existing database under `prefix` without `overwrite: true`.
  *
- * @example Upload a local database
- * ```ts ignore
- * import { deserialize, S3Client } from "@s3vfs/sqlite";
- * const ctx = { client: new S3Client(), bucket: "my-bucket", blockSize: 65536 };
- * const { bytes, blocks } = await deserialize(ctx, "dbs/app.db", (await Deno.open("app.db")).readable);
- * ```
+ * Users call it as `S3VFS.deserialize`.
  */
 export async function deserialize(
   ctx: BlockStoreContext,
@@ -292,7 +271,7 @@ async function deserializeFrom(
     await mapLimit(
       [...written].sort((a, b) => a - b),
       concurrency,
-      (i) => copyObject(client, bucket, blockKey(staging, i), blockKey(prefix, i)),
+      (i) => client.copy(bucket, blockKey(staging, i), blockKey(prefix, i)),
     );
     if (block0) {
       await client.put(bucket, blockKey(prefix, 0), block0);

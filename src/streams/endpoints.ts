@@ -37,9 +37,10 @@ const FILE_BUFFER_SIZE = 256 * 1024;
  * anything else (another scheme, no bucket, no key).
  *
  * @example Splitting a URL
- * ```ts ignore
+ * ```ts
  * import { parseS3Url } from "@s3vfs/sqlite";
- * console.log(parseS3Url("s3://backups/2024/app.db")); // { bucket: "backups", key: "2024/app.db" }
+ * const { bucket, key } = parseS3Url("s3://backups/2024/app.db");
+ * if (bucket !== "backups" || key !== "2024/app.db") throw new Error(`${bucket} ${key}`);
  * ```
  */
 export function parseS3Url(url: string): S3ObjectLocation {
@@ -73,10 +74,7 @@ export function parseS3Url(url: string): S3ObjectLocation {
  * renamed over `path` only once the whole database has been read and checked,
  * so a failed serialize never leaves a partial file at `path`.
  *
- * @example
- * ```ts ignore
- * const { bytes } = await serializeToFile(ctx, "dbs/app.db", "./app.db");
- * ```
+ * Users call it as the matching `S3VFS` method.
  */
 export async function serializeToFile(
   ctx: BlockStoreContext,
@@ -117,10 +115,7 @@ export async function serializeToFile(
  * Stores the local SQLite file `path` under `prefix` (see
  * {@linkcode deserialize}; the file's size is the progress total).
  *
- * @example
- * ```ts ignore
- * await deserializeFromFile(ctx, "dbs/app.db", "./app.db", { overwrite: true });
- * ```
+ * Users call it as the matching `S3VFS` method.
  */
 export async function deserializeFromFile(
   ctx: BlockStoreContext,
@@ -173,10 +168,7 @@ async function* readChunks(file: Deno.FsFile, bufferSize: number): AsyncGenerato
  * the multipart upload is aborted, so no object (or the previous one) is
  * left at `s3url`.
  *
- * @example
- * ```ts ignore
- * await serializeToObject(ctx, "dbs/app.db", "s3://backups/app-2024-06-01.db");
- * ```
+ * Users call it as the matching `S3VFS` method.
  */
 export async function serializeToObject(
   ctx: BlockStoreContext,
@@ -265,10 +257,7 @@ export async function serializeToObject(
  * source object must not change while it is read (its ETag is checked on
  * every piece).
  *
- * @example
- * ```ts ignore
- * await deserializeFromObject(ctx, "dbs/app.db", "s3://backups/app-2024-06-01.db", { overwrite: true });
- * ```
+ * Users call it as the matching `S3VFS` method.
  */
 export async function deserializeFromObject(
   ctx: BlockStoreContext,

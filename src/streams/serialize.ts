@@ -55,11 +55,13 @@ type Fetched =
  * not the last) and when the database changes while it is read (see the
  * module documentation); it never ends normally with a torn file.
  *
- * @example Save a database to a local file
- * ```ts ignore
- * import { S3Client, serialize } from "@s3vfs/sqlite";
- * const ctx = { client: new S3Client(), bucket: "my-bucket", blockSize: 4096 };
- * await serialize(ctx, "dbs/app.db").pipeTo((await Deno.create("app.db")).writable);
+ * @example Read a database's bytes (an absent prefix gives an empty stream)
+ * ```ts
+ * import { S3Client } from "../s3/client.ts";
+ * import { serialize } from "./serialize.ts";
+ * const ctx = { client: new S3Client(), bucket: Deno.env.get("S3VFS_BUCKET")!, blockSize: 4096 };
+ * const bytes = await new Response(serialize(ctx, "no/such/db.sqlite")).bytes();
+ * if (bytes.length !== 0) throw new Error(`${bytes.length} bytes`);
  * ```
  */
 export function serialize(

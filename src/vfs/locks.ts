@@ -8,16 +8,16 @@
  * @module
  */
 
-/** SQLITE_LOCK_NONE. */
-export const LOCK_NONE = 0;
-/** SQLITE_LOCK_SHARED. */
-export const LOCK_SHARED = 1;
-/** SQLITE_LOCK_RESERVED. */
-export const LOCK_RESERVED = 2;
-/** SQLITE_LOCK_PENDING. */
-export const LOCK_PENDING = 3;
-/** SQLITE_LOCK_EXCLUSIVE. */
-export const LOCK_EXCLUSIVE = 4;
+import {
+  SQLITE_LOCK_EXCLUSIVE as LOCK_EXCLUSIVE,
+  SQLITE_LOCK_NONE as LOCK_NONE,
+  SQLITE_LOCK_PENDING as LOCK_PENDING,
+  SQLITE_LOCK_RESERVED as LOCK_RESERVED,
+  SQLITE_LOCK_SHARED as LOCK_SHARED,
+} from "../ffi/constants.ts";
+
+/** SQLite's lock levels (SQLITE_LOCK_*, defined in src/ffi/constants.ts) under short names. */
+export { LOCK_EXCLUSIVE, LOCK_NONE, LOCK_PENDING, LOCK_RESERVED, LOCK_SHARED };
 
 /** Anything holding a lock level (a file handle). */
 export interface LockHolder {

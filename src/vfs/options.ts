@@ -4,6 +4,12 @@
  * @module
  */
 
+import {
+  SQLITE_OPEN_CREATE,
+  SQLITE_OPEN_READONLY,
+  SQLITE_OPEN_READWRITE,
+  SQLITE_OPEN_URI,
+} from "../ffi/constants.ts";
 import type { S3ConnectionOptions } from "../s3/config.ts";
 
 /** Options of `new S3VFS(...)`. Unset connection fields come from the environment. */
@@ -33,14 +39,17 @@ export interface S3VFSOptions extends S3ConnectionOptions {
   bridgeTimeoutMs?: number;
 }
 
-/** `SQLITE_OPEN_READONLY`. */
-export const SQLITE_OPEN_READONLY = 0x1;
-/** `SQLITE_OPEN_READWRITE`. */
-export const SQLITE_OPEN_READWRITE = 0x2;
-/** `SQLITE_OPEN_CREATE`. */
-export const SQLITE_OPEN_CREATE = 0x4;
-/** `SQLITE_OPEN_URI`: needed for `file:...?vfs=` names. */
-export const SQLITE_OPEN_URI = 0x40;
+/**
+ * The open flags users pass: `SQLITE_OPEN_READONLY`, `SQLITE_OPEN_READWRITE`,
+ * `SQLITE_OPEN_CREATE` and `SQLITE_OPEN_URI` (needed for `file:...?vfs=` names),
+ * defined in src/ffi/constants.ts.
+ */
+export {
+  SQLITE_OPEN_CREATE,
+  SQLITE_OPEN_READONLY,
+  SQLITE_OPEN_READWRITE,
+  SQLITE_OPEN_URI,
+} from "../ffi/constants.ts";
 
 /**
  * Open flags for a read-write connection (created if absent) by

@@ -65,11 +65,10 @@ export class StatsCounter {
   }
 
   /** Adds one bridge call's accounting. */
-  add(s: BridgeStats, waitedMs: number, notModified: number): void {
+  add(s: BridgeStats, waitedMs: number): void {
     const r = this.requests;
     r.get += s.requests.GET ?? 0;
     r.getConditional += s.requests.GET_COND ?? 0;
-    r.notModified += notModified;
     r.put += s.requests.PUT ?? 0;
     r.delete += s.requests.DELETE ?? 0;
     r.deleteMany += s.requests.DELETE_MANY ?? 0;

@@ -9,7 +9,7 @@
 
 import { blockCount, blockKey, blockLength, blockSpans } from "../blocks.ts";
 import type { BridgeOp } from "../bridge/protocol.ts";
-import { type OpResult, resultError } from "../bridge/caller.ts";
+import { type OpResult, resultError } from "../bridge/protocol.ts";
 import type { BlockCache } from "./cache.ts";
 import { LockTable } from "./locks.ts";
 
@@ -58,7 +58,7 @@ export class FileStore {
   #fresh = false;
 
   /** Creates the store; nothing is fetched until needed. */
-  constructor(readonly name: string, readonly ctx: StoreContext, readonly isJournal: boolean) {}
+  constructor(readonly name: string, readonly ctx: StoreContext) {}
 
   #call(phases: BridgeOp[][]): OpResult[][] {
     const out = this.ctx.call(phases);

@@ -4,8 +4,9 @@
  * the layout of the Python sqlite-s3vfs).
  *
  * This file is the public face: options, registration, accounting, streams
- * and shutdown. The handlers, one per VFS method, are in `vfs_methods.ts`;
- * the per-file block logic in `store.ts`.
+ * and shutdown. The handlers, one per VFS method, are in `handlers.ts`, the
+ * native structs they are called through in `facade.ts`, the per-file block
+ * logic in `store.ts`.
  *
  * @module
  */
@@ -38,7 +39,8 @@ import {
   type SerializeToObjectResult,
 } from "../streams/mod.ts";
 import type { S3VFSOptions } from "./options.ts";
-import { VfsMethods } from "./methods.ts";
+import { VfsFacade } from "./facade.ts";
+import { S3Handlers } from "./handlers.ts";
 
 let counter = 0;
 
@@ -47,13 +49,20 @@ let counter = 0;
  * connection with `@db/sqlite` by {@linkcode S3VFS.uri} and {@linkcode OPEN_READWRITE}.
  *
  * @example Open a database stored in S3
- * ```ts ignore
+ * ```ts
  * import { Database } from "@db/sqlite";
- * import { OPEN_READWRITE, S3VFS } from "@s3vfs/sqlite";
- * using vfs = new S3VFS({ bucket: "my-bucket" }); // endpoint & credentials from AWS_* env
- * const db = new Database(vfs.uri("my/path/cool.sqlite"), { flags: OPEN_READWRITE });
+ * import { OPEN_READONLY, OPEN_READWRITE, S3VFS } from "@s3vfs/sqlite";
+ * // bucket from S3VFS_BUCKET; endpoint, region and credentials from the AWS_* variables
+ * using vfs = new S3VFS({ bucket: Deno.env.get("S3VFS_BUCKET") });
+ * const db = new Database(vfs.uri("my/path/class.sqlite"), { flags: OPEN_READWRITE });
  * db.exec("CREATE TABLE IF NOT EXISTS t (x)");
+ * db.exec("INSERT INTO t VALUES (42)");
  * db.close();
+ * const ro = new Database(vfs.uri("my/path/class.sqlite"), { flags: OPEN_READONLY });
+ * const [x] = ro.prepare("SELECT x FROM t").value<[number]>()!;
+ * ro.close();
+ * if (x !== 42) throw new Error(`read ${x}`);
+ * if (vfs.stats().requests.put === 0) throw new Error("nothing went to S3");
  * ```
  */
 export class S3VFS {
@@ -73,8 +82,8 @@ export class S3VFS {
   #cache: BlockCache;
   #stats = new StatsCounter();
   #closed = false;
-  #methods: VfsMethods;
-  #ctorOptions: S3VFSOptions;
+  #methods: S3Handlers;
+  #facade: VfsFacade;
   #s3Config: ResolvedS3Config;
   #concurrency: number | undefined;
   #client?: S3Client;
@@ -90,7 +99,6 @@ export class S3VFS {
     }
     if (!bucket) throw new TypeError("S3VFS needs a bucket: pass `bucket` or set S3VFS_BUCKET");
     this.bucket = bucket;
-    this.#ctorOptions = options;
     this.#s3Config = s3;
     this.blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
     if (this.blockSize < 512) {
@@ -129,7 +137,7 @@ export class S3VFS {
       bucket,
       concurrency,
     }, options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000);
-    this.#bridge.onStats = (s, ms) => this.#stats.add(s, ms, 0);
+    this.#bridge.onStats = (s, ms) => this.#stats.add(s, ms);
     const storeContext: StoreContext = {
       call: (phases: BridgeOp[][]) => {
         const out = this.#bridge.call(phases);
@@ -144,21 +152,17 @@ export class S3VFS {
     };
     const defaultVfs = sym.sqlite3_vfs_find(null);
     if (defaultVfs === null) throw new VfsError("libsqlite3 has no default VFS");
-    this.#methods = new VfsMethods({
-      name: this.name,
+    this.#methods = new S3Handlers({
       bucket,
       blockSize: this.blockSize,
       maxDirty: options.maxDirtyBytes ?? 64 * 1024 * 1024,
       storeContext,
-      defaultVfs,
     });
-    const rc = sym.sqlite3_vfs_register(
-      this.#methods.vfsStruct.pointer,
-      options.makeDefault ? 1 : 0,
-    );
+    this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods);
+    const rc = sym.sqlite3_vfs_register(this.#facade.pointer, options.makeDefault ? 1 : 0);
     if (rc !== F.SQLITE_OK) {
       this.#bridge.close();
-      this.#methods.close();
+      this.#facade.close();
       throw new VfsError(`sqlite3_vfs_register failed: ${F.errorString(this.#lib, rc)}`, {
         sqliteCode: rc,
       });
@@ -197,11 +201,6 @@ export class S3VFS {
     this.#cache.resetCounters();
   }
 
-  /** Options this VFS was built with (for helpers that need the same connection). */
-  get options(): Readonly<S3VFSOptions> {
-    return this.#ctorOptions;
-  }
-
   /** Whether {@linkcode S3VFS.close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -230,9 +229,9 @@ export class S3VFS {
     }
     this.#closed = true;
     this.#methods.closed = true;
-    this.#lib.symbols.sqlite3_vfs_unregister(this.#methods.vfsStruct.pointer);
+    this.#lib.symbols.sqlite3_vfs_unregister(this.#facade.pointer);
     this.#bridge.close();
-    this.#methods.close();
+    this.#facade.close();
   }
 
   // -------------------------------------------------------------------------
@@ -277,9 +276,13 @@ export class S3VFS {
    * ends normally) if the database changed while it was read.
    *
    * @example Save a database to a local file
-   * ```ts ignore
-   * const file = await Deno.open("backup.sqlite", { write: true, create: true, truncate: true });
+   * ```ts
+   * import { S3VFS } from "@s3vfs/sqlite";
+   * using vfs = new S3VFS();
+   * const path = await Deno.makeTempFile({ suffix: ".sqlite" });
+   * const file = await Deno.open(path, { write: true, truncate: true });
    * await vfs.serialize("my/path/cool.sqlite").pipeTo(file.writable);
+   * await Deno.remove(path);
    * ```
    */
   serialize(prefix: string, options?: SerializeOptions): ReadableStream<Uint8Array> {
@@ -293,10 +296,19 @@ export class S3VFS {
    * writes block 0 last and deletes stale blocks; a failure leaves the target
    * as it was.
    *
-   * @example Load a database from a fetch body
-   * ```ts ignore
-   * const res = await fetch("https://example.com/db.sqlite");
-   * await vfs.deserialize("my/path/cool.sqlite", res.body!, { overwrite: true });
+   * @example Load a database from any byte stream (a fetch body, a file, ...)
+   * ```ts
+   * import { Database } from "@db/sqlite";
+   * import { OPEN_READWRITE, S3VFS } from "@s3vfs/sqlite";
+   * using vfs = new S3VFS();
+   * const db = new Database(vfs.uri("my/path/source.sqlite"), { flags: OPEN_READWRITE });
+   * db.exec("CREATE TABLE IF NOT EXISTS t (x)");
+   * db.close();
+   * const bytes = await new Response(vfs.serialize("my/path/source.sqlite")).bytes();
+   * const { blocks } = await vfs.deserialize("my/path/clone.sqlite", new Blob([bytes]).stream(), {
+   *   overwrite: true,
+   * });
+   * if (blocks === 0) throw new Error("empty copy");
    * ```
    */
   async deserialize(

@@ -36,8 +36,8 @@ async function main(): Promise<void> {
   try {
     if (action === "read") {
       const queries = JSON.parse(need("CHILD_QUERIES")) as string[];
-      const results = queries.map((q) => db.values(q));
-      const integrity = db.values("PRAGMA integrity_check")[0][0];
+      const results = queries.map((q) => db.prepare(q).values());
+      const integrity = db.prepare("PRAGMA integrity_check").values()[0][0];
       console.log(JSON.stringify({ results, integrity }));
     } else if (action === "insert") {
       const rows = Number(need("CHILD_ROWS"));
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
         db.run("INSERT INTO t (v) VALUES (?)", `from child ${Deno.pid} #${i}`);
       }
       db.exec("COMMIT");
-      console.log(`committed ${db.values("SELECT count(*) FROM t")[0][0]}`);
+      console.log(`committed ${db.prepare("SELECT count(*) FROM t").values()[0][0]}`);
       if (Deno.env.get("CHILD_HOLD") === "1") {
         // Keep the connection (and the VFS with its warm cache) until the parent says so.
         for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }

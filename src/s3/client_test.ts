@@ -5,14 +5,94 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeKey, type RequestEvent, S3Client } from "../src/s3/client.ts";
-import { ok, STUB_KEY_ID, STUB_SECRET, stubClient, stubFetch, xmlError } from "./_fetch_stub.ts";
-import { assertNoSecret, rejectsS3 } from "./_s3_assert.ts";
+import { S3Error } from "../errors.ts";
+import { encodeKey, type RequestEvent, S3Client, type S3ClientOptions } from "./client.ts";
+
+// --- a recording stub of fetch and an S3Client that uses it ---
+
+/** The stub client's secret key (tests check it never leaks into errors). */
+const STUB_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/** The stub client's access key id. */
+const STUB_KEY_ID = "AKIDEXAMPLE";
+
+/** A stubbed fetch and the requests it received. */
+interface Stub {
+  fetch: typeof fetch;
+  /** Every request the client sent, in order. */
+  calls: Request[];
+}
+
+/** A fetch that records requests and answers with `handler(request, callNumber)`. */
+function stubFetch(
+  handler: (req: Request, n: number, init?: RequestInit) => Response | Promise<Response>,
+): Stub {
+  const calls: Request[] = [];
+  const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    calls.push(req);
+    return await handler(req, calls.length, init);
+  };
+  return { fetch: f as typeof fetch, calls };
+}
+
+/** An S3Client for `http://s3.test:9000` that sends through `stub` (fast retries, 4 attempts). */
+function stubClient(stub: Stub, extra: S3ClientOptions = {}): S3Client {
+  return new S3Client({
+    endpoint: "http://s3.test:9000",
+    region: "us-east-1",
+    credentials: { accessKeyId: STUB_KEY_ID, secretAccessKey: STUB_SECRET },
+    retryDelayMs: { base: 1, max: 2 },
+    maxAttempts: 4,
+    fetch: stub.fetch,
+    ...extra,
+  });
+}
+
+/** An S3 XML error answer (RequestId `REQ123`). */
+function xmlError(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
+      `<RequestId>REQ123</RequestId></Error>`,
+    { status, headers: { "content-type": "application/xml", ...headers } },
+  );
+}
+
+/** A 200 answer with ETag `"e1"` (headers may override it). */
+const ok = (body = "", headers: Record<string, string> = {}): Response =>
+  new Response(body, { status: 200, headers: { etag: '"e1"', ...headers } });
+
+/** Asserts that no rendering of `err` contains `secret`. */
+function assertNoSecret(err: unknown, secret: string): void {
+  const renderings = [
+    String(err),
+    err instanceof Error ? err.message : "",
+    err instanceof Error ? err.stack ?? "" : "",
+    JSON.stringify(err),
+    Deno.inspect(err, { depth: 10 }),
+  ];
+  for (const r of renderings) assert.ok(!r.includes(secret), `secret leaked into: ${r}`);
+}
+
+/** Awaits `p`, which must reject with an {@linkcode S3Error}; returns that error. */
+async function rejectsS3(p: Promise<unknown>): Promise<S3Error> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof S3Error, `expected S3Error, got ${err}`);
+    return err;
+  }
+  assert.fail("expected the call to reject");
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-Deno.test("unit: requests are SigV4-signed for s3/us-east-1 with x-amz-date", async () => {
+Deno.test("S3Client: requests are SigV4-signed for s3/us-east-1 with x-amz-date", async () => {
   const stub = stubFetch(() => ok("hello"));
   const client = stubClient(stub);
   const got = await client.get("bkt", "dir/key 1.txt", {
@@ -45,7 +125,7 @@ Deno.test("unit: requests are SigV4-signed for s3/us-east-1 with x-amz-date", as
   assert.ok(!auth.includes(STUB_SECRET));
 });
 
-Deno.test("unit: session token is sent as x-amz-security-token", async () => {
+Deno.test("S3Client: session token is sent as x-amz-security-token", async () => {
   const stub = stubFetch(() => ok());
   const client = stubClient(stub, {
     credentials: {
@@ -59,7 +139,7 @@ Deno.test("unit: session token is sent as x-amz-security-token", async () => {
   assert.equal(stub.calls[0].headers.get("x-amz-security-token"), "TOKEN123");
 });
 
-Deno.test("unit: 503 SlowDown is retried until success; attempts are counted", async () => {
+Deno.test("S3Client: 503 SlowDown is retried until success; attempts are counted", async () => {
   const events: RequestEvent[] = [];
   const stub = stubFetch((_req, n) =>
     n <= 2 ? xmlError(503, "SlowDown", "Please reduce your request rate.") : ok("x")
@@ -74,7 +154,7 @@ Deno.test("unit: 503 SlowDown is retried until success; attempts are counted", a
   assert.equal(events[0].kind, "GET");
 });
 
-Deno.test("unit: 503 is retried even for a conditional PUT (server did not process it)", async () => {
+Deno.test("S3Client: 503 is retried even for a conditional PUT (server did not process it)", async () => {
   const stub = stubFetch((_req, n) =>
     n === 1 ? xmlError(503, "SlowDown", "slow down") : ok("", { etag: '"new"' })
   );
@@ -85,7 +165,7 @@ Deno.test("unit: 503 is retried even for a conditional PUT (server did not proce
   assert.equal(stub.calls[1].headers.get("if-none-match"), "*");
 });
 
-Deno.test("unit: 500 is retried for GET", async () => {
+Deno.test("S3Client: 500 is retried for GET", async () => {
   const stub = stubFetch((_req, n) =>
     n === 1 ? xmlError(500, "InternalError", "We encountered an internal error.") : ok("v")
   );
@@ -95,7 +175,7 @@ Deno.test("unit: 500 is retried for GET", async () => {
   assert.equal(stub.calls.length, 2);
 });
 
-Deno.test("unit: 500 is NOT retried for a conditional PUT", async () => {
+Deno.test("S3Client: 500 is NOT retried for a conditional PUT", async () => {
   const stub = stubFetch(() => xmlError(500, "InternalError", "We encountered an internal error."));
   const err = await rejectsS3(
     stubClient(stub).put("bkt", "k", enc.encode("v"), { ifMatch: '"e1"' }),
@@ -105,7 +185,7 @@ Deno.test("unit: 500 is NOT retried for a conditional PUT", async () => {
   assert.equal(err.code, "InternalError");
 });
 
-Deno.test("unit: a network error is NOT retried for a conditional PUT", async () => {
+Deno.test("S3Client: a network error is NOT retried for a conditional PUT", async () => {
   for (const options of [{ ifNoneMatch: "*" }, { ifMatch: '"e1"' }]) {
     const stub = stubFetch(() => {
       throw new TypeError("error sending request: connection reset");
@@ -117,7 +197,7 @@ Deno.test("unit: a network error is NOT retried for a conditional PUT", async ()
   }
 });
 
-Deno.test("unit: a network error IS retried for idempotent requests, up to maxAttempts", async () => {
+Deno.test("S3Client: a network error IS retried for idempotent requests, up to maxAttempts", async () => {
   const stub = stubFetch(() => {
     throw new TypeError("connection refused");
   });
@@ -133,7 +213,7 @@ Deno.test("unit: a network error IS retried for idempotent requests, up to maxAt
   assert.equal(stub2.calls.length, 2);
 });
 
-Deno.test("unit: persistent 503 gives up after maxAttempts with the S3 error", async () => {
+Deno.test("S3Client: persistent 503 gives up after maxAttempts with the S3 error", async () => {
   const stub = stubFetch(() => xmlError(503, "SlowDown", "Please reduce your request rate."));
   const err = await rejectsS3(stubClient(stub, { maxAttempts: 3 }).get("bkt", "a/b"));
   assert.equal(stub.calls.length, 3);
@@ -145,14 +225,14 @@ Deno.test("unit: persistent 503 gives up after maxAttempts with the S3 error", a
   assert.match(err.message, /^S3 503 SlowDown on GET bkt\/a\/b: Please reduce your request rate\./);
 });
 
-Deno.test("unit: 4xx errors are not retried", async () => {
+Deno.test("S3Client: 4xx errors are not retried", async () => {
   const stub = stubFetch(() => xmlError(403, "AccessDenied", "Access Denied."));
   const err = await rejectsS3(stubClient(stub).get("bkt", "k"));
   assert.equal(stub.calls.length, 1);
   assert.equal(err.code, "AccessDenied");
 });
 
-Deno.test("unit: per-attempt timeout gives S3Error Timeout after the attempts", async () => {
+Deno.test("S3Client: per-attempt timeout gives S3Error Timeout after the attempts", async () => {
   const stub = stubFetch((_req, _n, init) =>
     new Promise<Response>((_resolve, reject) => {
       const signal = init?.signal;
@@ -167,7 +247,7 @@ Deno.test("unit: per-attempt timeout gives S3Error Timeout after the attempts", 
   assert.ok(performance.now() - started < 2000);
 });
 
-Deno.test("unit: a caller's abort rejects with its reason and is not retried", async () => {
+Deno.test("S3Client: a caller's abort rejects with its reason and is not retried", async () => {
   const stub = stubFetch((_req, _n, init) =>
     new Promise<Response>((_resolve, reject) => {
       const signal = init?.signal;
@@ -184,7 +264,7 @@ Deno.test("unit: a caller's abort rejects with its reason and is not retried", a
   assert.equal(stub.calls.length, 1);
 });
 
-Deno.test("unit: error messages never contain the secret key", async () => {
+Deno.test("S3Client: error messages never contain the secret key", async () => {
   const handlers: ((req: Request) => Response)[] = [
     () =>
       xmlError(
@@ -210,7 +290,7 @@ Deno.test("unit: error messages never contain the secret key", async () => {
   }
 });
 
-Deno.test("unit: a 416 without Content-Range (MinIO) reports the size from ActualObjectSize", async () => {
+Deno.test("S3Client: a 416 without Content-Range (MinIO) reports the size from ActualObjectSize", async () => {
   const stub = stubFetch(() =>
     new Response(
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range ` +
@@ -227,7 +307,7 @@ Deno.test("unit: a 416 without Content-Range (MinIO) reports the size from Actua
   assert.equal(got2.status === "ok" && got2.size, 7);
 });
 
-Deno.test("unit: deleteMany sends batches of <= 1,000 keys with Content-MD5 and escaped keys", async () => {
+Deno.test("S3Client.deleteMany() sends batches of <= 1,000 keys with Content-MD5 and escaped keys", async () => {
   const bodies: string[] = [];
   const seen: { md5: string | null; url: string; size: number }[] = [];
   const stub = stubFetch(async (req) => {
@@ -252,7 +332,7 @@ Deno.test("unit: deleteMany sends batches of <= 1,000 keys with Content-MD5 and 
   assert.equal(await client.deleteMany("bkt", []), 0);
 });
 
-Deno.test("unit: url() builds path-style and virtual-hosted URLs and encodes keys", () => {
+Deno.test("S3Client.url() builds path-style and virtual-hosted URLs and encodes keys", () => {
   const creds = { accessKeyId: "a", secretAccessKey: "b" };
   const path = new S3Client({
     endpoint: "http://127.0.0.1:9000/",
@@ -298,7 +378,7 @@ Deno.test("unit: url() builds path-style and virtual-hosted URLs and encodes key
   assert.equal(prefixed.url("bkt", "k"), "https://gw.example.com/s3/bkt/k");
 });
 
-Deno.test("unit: encodeKey keeps '/' and percent-encodes RFC 3986 reserved characters", () => {
+Deno.test("encodeKey() keeps '/' and percent-encodes RFC 3986 reserved characters", () => {
   assert.equal(encodeKey("a/b/c"), "a/b/c");
   assert.equal(encodeKey("sp é+€"), "sp%20%C3%A9%2B%E2%82%AC");
   assert.equal(encodeKey("!'()*~-_.x"), "%21%27%28%29%2A~-_.x");

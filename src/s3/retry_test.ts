@@ -8,7 +8,7 @@ import {
   mapLimit,
   type RetryPolicy,
   shouldRetry,
-} from "../src/s3/retry.ts";
+} from "./retry.ts";
 
 const policy: RetryPolicy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 5000 };
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { decodeXmlText, escapeXmlText, xmlElements, xmlText } from "../src/s3/xml.ts";
+import { decodeXmlText, escapeXmlText, xmlElements, xmlText } from "./xml.ts";
 
 // --- fixtures captured from MinIO (go install github.com/minio/minio@latest) ---
 

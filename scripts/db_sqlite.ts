@@ -1,6 +1,6 @@
 /**
- * `@db/sqlite`, the binding users open S3VFS databases with, for tests,
- * benchmarks and the demo. Users get it from `jsr:@db/sqlite@0.13`; where
+ * `@db/sqlite`, the binding users open S3VFS databases with, for the tests,
+ * the benchmarks and the demo. Users get it from `jsr:@db/sqlite@0.13`; where
  * JSR cannot be reached (these machines, CI) its published source is loaded
  * from `../shared/dbsqlite/` beside the project (see that folder's README),
  * so every run exercises the real binding. Env `S3VFS_DB_SQLITE` names
@@ -9,7 +9,7 @@
  * @module
  */
 
-/** The part of @db/sqlite's `Statement` the tests use (its own types do not pass this project's strict checks). */
+/** The part of @db/sqlite's `Statement` used here (its own types do not pass this project's strict checks). */
 export interface Statement {
   /** Runs it; the number of changed rows. */
   run(...params: unknown[]): number;
@@ -25,8 +25,14 @@ export interface Statement {
   finalize(): void;
 }
 
-/** The part of @db/sqlite's `Database` the tests use. */
+/** The part of @db/sqlite's `Database` used here. */
 export interface Database {
+  /** The raw `sqlite3*` (for the few raw FFI calls tests make, e.g. sqlite3_extended_errcode). */
+  readonly unsafeHandle: Deno.PointerValue;
+  /** Rows changed by the last statement. */
+  readonly changes: number;
+  /** Whether no transaction is open. */
+  readonly autocommit: boolean;
   /** Runs one or more statements; the number of changed rows. */
   exec(sql: string, ...params: unknown[]): number;
   /** Runs one statement; the number of changed rows. */
@@ -39,10 +45,22 @@ export interface Database {
   readonly open: boolean;
 }
 
+/** The options of `new Database(path, options)` used here. */
+export interface DatabaseOpenOptions {
+  /** Raw open flags (e.g. `OPEN_READWRITE` from src/vfs/options.ts); wins over the others. */
+  flags?: number;
+  /** Read-only (without `flags`). */
+  readonly?: boolean;
+  /** Integers as 64-bit (bigint beyond 2^53) instead of 32-bit. */
+  int64?: boolean;
+}
+
 /** `@db/sqlite`'s module. */
 export interface DbSqliteModule {
   /** The connection class: `new Database(path, { flags })`. */
-  Database: new (path: string, options?: { flags?: number; readonly?: boolean }) => Database;
+  Database: new (path: string, options?: DatabaseOpenOptions) => Database;
+  /** What it throws when opening fails, with SQLite's result code. */
+  SqliteError: new (code?: number, message?: string) => Error & { code: number };
   /** The loaded library's version. */
   SQLITE_VERSION: string;
 }
@@ -79,3 +97,5 @@ export const DB_SQLITE_URL: string = loaded.url;
 export const Database: DbSqliteModule["Database"] = loaded.mod.Database;
 /** Version of the libsqlite3 `@db/sqlite` opened. */
 export const SQLITE_VERSION: string = loaded.mod.SQLITE_VERSION;
+/** What `@db/sqlite` throws when a connection cannot be opened (`code`: SQLite's result code). */
+export const SqliteError: DbSqliteModule["SqliteError"] = loaded.mod.SqliteError;
