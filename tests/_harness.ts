@@ -17,6 +17,20 @@
 import { S3Client, type S3ClientOptions } from "../src/s3/client.ts";
 import type { S3Credentials } from "../src/s3/config.ts";
 
+/**
+ * The environment a child process (a user script, `deno test --doc`) needs
+ * to reach the test endpoint the way users configure it: the AWS_* variables.
+ */
+export function testS3Env(): Record<string, string> {
+  const s3 = testS3Options();
+  return {
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+  };
+}
+
 /** Connection settings of the test endpoint. */
 export interface TestS3Options {
   /** Endpoint URL of the harness's MinIO (or `S3_ENDPOINT`). */

@@ -8,7 +8,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { freshBucket, testS3Options } from "./_harness.ts";
+import { freshBucket, testS3Env } from "./_harness.ts";
 
 /** mod.ts and every module of src/ with an example, and the number of examples in each. */
 async function documented(): Promise<Map<string, { run: number; ignored: number }>> {
@@ -35,17 +35,13 @@ Deno.test("deno test --doc: the examples of the public API run against S3", asyn
   await using b = await freshBucket("doc-examples");
   const files = await documented();
   const expected = [...files.values()].reduce((n, f) => n + f.run, 0);
-  const s3 = testS3Options();
   const root = new URL("../", import.meta.url);
   const res = await new Deno.Command(Deno.execPath(), {
     args: ["test", "--doc", "-A", "--config", "tests/doc.deno.json", ...files.keys()],
     cwd: root,
     env: {
       S3VFS_BUCKET: b.bucket,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_REGION: s3.region,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      ...testS3Env(),
       NO_COLOR: "1",
     },
     stdout: "piped",

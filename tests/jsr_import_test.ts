@@ -7,7 +7,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { freshBucket, testS3Options } from "./_harness.ts";
+import { freshBucket, testS3Env } from "./_harness.ts";
 import { DB_SQLITE_URL } from "../scripts/db_sqlite.ts";
 import { reachableFrom } from "./_imports.ts";
 import { publishedFiles, rewriteBareSpecifiers, servePackage } from "./_package_server.ts";
@@ -41,7 +41,6 @@ async function runUserScript(
   const dir = await Deno.makeTempDir({ prefix: "s3vfs-user-" });
   try {
     await Deno.writeTextFile(`${dir}/app.ts`, userScript(`${server.url}mod.ts`, b.bucket, close));
-    const s3 = testS3Options();
     const started = performance.now();
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -56,10 +55,7 @@ async function runUserScript(
       ],
       cwd: dir,
       env: {
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_REGION: s3.region,
-        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        ...testS3Env(),
         NO_COLOR: "1",
       },
       stdout: "piped",

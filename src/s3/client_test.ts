@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { S3Error } from "../errors.ts";
 import { encodeKey, type RequestEvent, S3Client, type S3ClientOptions } from "./client.ts";
+import { assertNoSecret, rejectsS3 } from "../../tests/_s3_assert.ts";
 
 // --- a recording stub of fetch and an S3Client that uses it ---
 
@@ -65,29 +65,6 @@ function xmlError(
 /** A 200 answer with ETag `"e1"` (headers may override it). */
 const ok = (body = "", headers: Record<string, string> = {}): Response =>
   new Response(body, { status: 200, headers: { etag: '"e1"', ...headers } });
-
-/** Asserts that no rendering of `err` contains `secret`. */
-function assertNoSecret(err: unknown, secret: string): void {
-  const renderings = [
-    String(err),
-    err instanceof Error ? err.message : "",
-    err instanceof Error ? err.stack ?? "" : "",
-    JSON.stringify(err),
-    Deno.inspect(err, { depth: 10 }),
-  ];
-  for (const r of renderings) assert.ok(!r.includes(secret), `secret leaked into: ${r}`);
-}
-
-/** Awaits `p`, which must reject with an {@linkcode S3Error}; returns that error. */
-async function rejectsS3(p: Promise<unknown>): Promise<S3Error> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof S3Error, `expected S3Error, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to reject");
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
