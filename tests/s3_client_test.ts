@@ -47,6 +47,29 @@ Deno.test("S3Client: put then get returns the bytes, size and the same etag", as
   assert.equal(empty.status === "ok" && empty.size, 0);
 });
 
+Deno.test("S3Client.put() stores user metadata that get() and head() return, with the server's Date", async () => {
+  await using b = await freshBucket("meta");
+  const before = Date.now();
+  await b.client.put(b.bucket, "m", new Uint8Array([1, 2]), {
+    meta: { "s3vfs-txid": "00000000000000000007", "put-id": "abc" },
+  });
+  const got = await b.client.get(b.bucket, "m");
+  assert.equal(got.status, "ok");
+  if (got.status !== "ok") return;
+  assert.deepEqual(got.meta, { "s3vfs-txid": "00000000000000000007", "put-id": "abc" });
+  assert.ok(got.lastModified && got.date, "Last-Modified and Date");
+  assert.ok(Math.abs(got.date.getTime() - before) < 60_000, `server clock ${got.date}`);
+  const ranged = await b.client.get(b.bucket, "m", { range: { offset: 1, length: 1 } });
+  assert.equal(ranged.status === "ok" && ranged.meta["put-id"], "abc");
+  const head = await b.client.head(b.bucket, "m");
+  assert.deepEqual(head?.meta, { "s3vfs-txid": "00000000000000000007", "put-id": "abc" });
+  assert.ok(head?.date);
+  await assert.rejects(
+    b.client.put(b.bucket, "m2", new Uint8Array(1), { meta: { "Bad Name": "x" } }),
+    TypeError,
+  );
+});
+
 Deno.test("S3Client: keys with spaces, unicode and reserved characters round-trip", async () => {
   await using b = await freshBucket("keys");
   const keys = ["dir/a b+c&d<e>'\"é€😀!()*.txt", "x/=;,:@$", "percent%25/y", "tilde~/-_."];

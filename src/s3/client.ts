@@ -47,6 +47,23 @@ export type {
 
 const textDecoder = new TextDecoder();
 
+/** User metadata, Last-Modified and the server's Date of an answer about an object. */
+function objectInfo(
+  h: Headers,
+): { meta: Record<string, string>; lastModified?: Date; date?: Date } {
+  const meta: Record<string, string> = {};
+  for (const [name, value] of h) {
+    if (name.startsWith("x-amz-meta-")) meta[name.slice("x-amz-meta-".length)] = value;
+  }
+  const lm = h.get("last-modified");
+  const date = h.get("date");
+  return {
+    meta,
+    ...(lm ? { lastModified: new Date(lm) } : {}),
+    ...(date ? { date: new Date(date) } : {}),
+  };
+}
+
 /**
  * S3 over `aws4fetch`. Every method makes real requests; failures are
  * {@linkcode S3Error}s; absent objects and 304s are results, not errors.
@@ -113,10 +130,10 @@ export class S3Client {
       const m = /\/(\d+)\s*$/.exec(r.headers.get("content-range") ?? "");
       const actual = xmlText(textDecoder.decode(r.body), "ActualObjectSize");
       const size = m ? Number(m[1]) : actual !== undefined ? Number(actual) : options.range!.offset;
-      return { status: "ok", body: new Uint8Array(0), etag, size };
+      return { status: "ok", body: new Uint8Array(0), etag, size, ...objectInfo(r.headers) };
     }
     const size = r.status === 206 ? this.#rangeTotal(r) : r.body.length;
-    return { status: "ok", body: r.body, etag, size };
+    return { status: "ok", body: r.body, etag, size, ...objectInfo(r.headers) };
   }
 
   #rangeTotal(r: Reply): number {
@@ -140,11 +157,10 @@ export class S3Client {
       if (code && code !== "NoSuchKey") throw this.#transport.error("HEAD", bucket, key, r);
       return null;
     }
-    const lm = r.headers.get("last-modified");
     return {
       etag: r.headers.get("etag") ?? "",
       size: Number(r.headers.get("content-length") ?? 0),
-      lastModified: lm ? new Date(lm) : undefined,
+      ...objectInfo(r.headers),
     };
   }
 
@@ -163,6 +179,12 @@ export class S3Client {
     if (options.ifMatch) headers["if-match"] = options.ifMatch;
     if (options.ifNoneMatch) headers["if-none-match"] = options.ifNoneMatch;
     if (options.contentType) headers["content-type"] = options.contentType;
+    for (const [name, value] of Object.entries(options.meta ?? {})) {
+      if (!/^[a-z0-9-]+$/.test(name)) {
+        throw new TypeError(`bad metadata name ${JSON.stringify(name)}`);
+      }
+      headers[`x-amz-meta-${name}`] = value;
+    }
     const conditional = !!(options.ifMatch || options.ifNoneMatch);
     const r = await this.#transport.call({
       kind: "PUT",

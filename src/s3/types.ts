@@ -56,6 +56,12 @@ export type GetResult =
     etag: string;
     /** Total object size (from Content-Range for ranged reads). */
     size: number;
+    /** User metadata (`x-amz-meta-*`), names lower case without the prefix. */
+    meta: Record<string, string>;
+    /** Last-Modified, when sent. */
+    lastModified?: Date;
+    /** The server's clock (the `Date` header), when sent. */
+    date?: Date;
   }
   | { status: "absent" }
   | { status: "not-modified"; etag: string };
@@ -78,6 +84,10 @@ export interface HeadResult {
   size: number;
   /** Last-Modified, when sent. */
   lastModified?: Date;
+  /** User metadata (`x-amz-meta-*`), names lower case without the prefix. */
+  meta: Record<string, string>;
+  /** The server's clock (the `Date` header), when sent. */
+  date?: Date;
 }
 
 /** Options of {@linkcode S3Client.put}. */
@@ -88,6 +98,8 @@ export interface PutOptions {
   ifNoneMatch?: string;
   /** Content-Type header. */
   contentType?: string;
+  /** User metadata, sent as `x-amz-meta-<name>` (names: lower case letters, digits, `-`). */
+  meta?: Record<string, string>;
   /** Abort signal. */
   signal?: AbortSignal;
 }
