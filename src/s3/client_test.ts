@@ -276,7 +276,7 @@ Deno.test("S3Client: a 416 without Content-Range (MinIO) reports the size from A
     )
   );
   const got = await stubClient(stub).get("bkt", "k", { range: { offset: 5, length: 6 } });
-  assert.deepEqual(got, { status: "ok", body: new Uint8Array(0), etag: "", size: 5 });
+  assert.deepEqual(got, { status: "ok", body: new Uint8Array(0), etag: "", size: 5, meta: {} });
   const stub2 = stubFetch(() =>
     new Response("", { status: 416, headers: { "content-range": "bytes */7" } })
   );
