@@ -1,0 +1,64 @@
+/**
+ * Drivers: run a protocol generator against a real store. `runAsync` performs
+ * each yielded batch concurrently (the I/O worker's way); `runSync` hands each
+ * batch to a blocking store (the VFS's way, through its bridge). Local clock
+ * readings are answered here, from `performance.now()` unless given.
+ *
+ * @module
+ */
+
+import type { Step, StoreOp, StoreResult } from "./store.ts";
+
+/** A store the async driver can call: one operation, one answer (never rejects on S3 errors). */
+export interface AsyncStore {
+  /** Performs one operation; a network failure should be a result with status 0. */
+  run(op: StoreOp): Promise<StoreResult>;
+}
+
+/** A store the sync driver can call: a whole batch, answered in order. */
+export interface SyncStore {
+  /** Performs a batch (concurrently if it likes) and blocks until every answer is in. */
+  runBatch(ops: StoreOp[]): StoreResult[];
+}
+
+function clockResult(now: () => number): StoreResult {
+  return { status: 200, clock: now() };
+}
+
+/** Runs `gen` to completion with `store`; a rejected operation counts as "no answer" (status 0). */
+export async function runAsync<T>(
+  gen: Step<T>,
+  store: AsyncStore,
+  now: () => number = () => performance.now(),
+): Promise<T> {
+  let next = gen.next();
+  while (!next.done) {
+    const results = await Promise.all(
+      next.value.map((op) =>
+        op.kind === "clock" ? clockResult(now) : store.run(op).catch((e): StoreResult => ({
+          status: 0,
+          message: e instanceof Error ? e.message : String(e),
+        }))
+      ),
+    );
+    next = gen.next(results);
+  }
+  return next.value;
+}
+
+/** Runs `gen` to completion with a blocking store. */
+export function runSync<T>(
+  gen: Step<T>,
+  store: SyncStore,
+  now: () => number = () => performance.now(),
+): T {
+  let next = gen.next();
+  while (!next.done) {
+    const ops = next.value;
+    const io = ops.filter((op) => op.kind !== "clock");
+    const answers = io.length > 0 ? store.runBatch(io) : [];
+    let k = 0;
+    next = gen.next(ops.map((op) => op.kind === "clock" ? clockResult(now) : answers[k++]));
+  }
+  return next.value;
+}

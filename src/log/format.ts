@@ -1,0 +1,278 @@
+/**
+ * Object formats: the config object, the checkpoint record, the commit object
+ * (a fixed header, a JSON index, then block data, so one block can be read with
+ * a ranged GET) and the user metadata on commit objects and base blocks. Pure
+ * encode/decode with validation; no I/O.
+ *
+ * @module
+ */
+
+import { blockCount, blockLength } from "../blocks.ts";
+import { crc32 } from "./crc32.ts";
+import { LogCorruptError } from "./errors.ts";
+import { checkTiming, type CommitStamp, type Timing } from "./rules.ts";
+import type { Metadata } from "./store.ts";
+
+/** Version of every format here. */
+export const FORMAT_VERSION = 1;
+
+/** Magic bytes at the start of a commit object. */
+export const COMMIT_MAGIC = "S3VFSLOG";
+
+/** Bytes before the JSON index: magic, version, index length, index CRC, reserved (u32 BE each). */
+export const COMMIT_HEADER_BYTES = 24;
+
+/** Metadata names used by the protocol. */
+export interface MetaNames {
+  /** Commit object: the writer's random put id. */
+  readonly putId: string;
+  /** Commit object: "commit" or "abort". */
+  readonly kind: string;
+  /** Commit object: server time the writer proved its snapshot (ms). */
+  readonly validatedAt: string;
+  /** Commit object: server time of its first staged chunk (ms), if any. */
+  readonly stagedAt: string;
+  /** Base block: the txid whose content it holds. */
+  readonly txid: string;
+}
+
+/** Metadata names (`x-amz-meta-…`). */
+export const META: MetaNames = Object.freeze({
+  /** Commit object: the writer's random put id. */
+  putId: "s3vfs-putid",
+  /** Commit object: "commit" or "abort". */
+  kind: "s3vfs-kind",
+  /** Commit object: server time the writer proved its snapshot (ms). */
+  validatedAt: "s3vfs-validated",
+  /** Commit object: server time of its first staged chunk (ms), if any. */
+  stagedAt: "s3vfs-staged",
+  /** Base block: the txid whose content it holds (absent: 0, written by Python). */
+  txid: "s3vfs-txid",
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function isInt(v: unknown, min = 0): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= min;
+}
+
+function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(dec.decode(bytes));
+    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch { /* reported below */ }
+  throw new LogCorruptError(`${what} is not a JSON object`);
+}
+
+/** `<prefix>.s3vfs/config`: created once, never changed. */
+export interface ConfigRecord {
+  /** Format version. */
+  version: number;
+  /** Block size of the base blocks and of every commit. */
+  blockSize: number;
+  /** Time rules every process applies. */
+  timing: Timing;
+}
+
+/** Encodes a config object. */
+export function encodeConfig(c: ConfigRecord): Uint8Array {
+  return enc.encode(
+    JSON.stringify({ version: c.version, blockSize: c.blockSize, timing: c.timing }),
+  );
+}
+
+/** Decodes and validates a config object. */
+export function decodeConfig(bytes: Uint8Array): ConfigRecord {
+  const v = parseJson(bytes, "config");
+  if (v.version !== FORMAT_VERSION) throw new LogCorruptError(`config version ${v.version}`);
+  if (!isInt(v.blockSize, 1)) throw new LogCorruptError(`config blockSize ${v.blockSize}`);
+  let timing: Timing;
+  try {
+    timing = checkTiming(v.timing as Timing);
+  } catch (e) {
+    throw new LogCorruptError(`config timing: ${(e as Error).message}`);
+  }
+  return { version: FORMAT_VERSION, blockSize: v.blockSize, timing };
+}
+
+/** `<prefix>.s3vfs/checkpoint`: the txid (and its size) every base block is at least at. */
+export interface CheckpointRecord {
+  /** Every base block holds its version at this txid or a newer one. */
+  txid: number;
+  /** Database size in bytes at `txid`. */
+  size: number;
+  /** Page size at `txid` (0 if unknown). */
+  pageSize: number;
+}
+
+/** Encodes a checkpoint record. */
+export function encodeCheckpoint(c: CheckpointRecord): Uint8Array {
+  return enc.encode(
+    JSON.stringify({ version: FORMAT_VERSION, txid: c.txid, size: c.size, pageSize: c.pageSize }),
+  );
+}
+
+/** Decodes and validates a checkpoint record. */
+export function decodeCheckpoint(bytes: Uint8Array): CheckpointRecord {
+  const v = parseJson(bytes, "checkpoint");
+  if (v.version !== FORMAT_VERSION || !isInt(v.txid) || !isInt(v.size) || !isInt(v.pageSize)) {
+    throw new LogCorruptError(`bad checkpoint record ${dec.decode(bytes).slice(0, 200)}`);
+  }
+  return { txid: v.txid, size: v.size, pageSize: v.pageSize };
+}
+
+/** Where one block's new content is: inline in the commit object, or in a staged chunk. */
+export interface BlockRef {
+  /** Block index. */
+  index: number;
+  /** Offset: from the start of the inline data, or in the chunk. */
+  offset: number;
+  /** Length (the block's length at the commit's size). */
+  length: number;
+  /** CRC-32 of the content. */
+  crc: number;
+  /** Staged chunk number; absent when inline. */
+  chunk?: number;
+}
+
+/** The JSON index of a commit object. */
+export interface CommitIndex extends CommitStamp {
+  /** This commit's txid (the writer's snapshot + 1). */
+  txid: number;
+  /** Random id of the writer's attempt (also in metadata). */
+  putId: string;
+  /** Database size in bytes after this commit. */
+  size: number;
+  /** Database size at the writer's snapshot. */
+  prevSize: number;
+  /** Page size after this commit. */
+  pageSize: number;
+  /** Block size (must equal the config's). */
+  blockSize: number;
+  /** Changed blocks, ascending. */
+  blocks: BlockRef[];
+}
+
+/**
+ * Encodes a commit object: header, index, then the inline blocks' bytes in
+ * the order of their `offset`s. `inline` holds the content of each block
+ * without a `chunk`, in index order.
+ */
+export function encodeCommit(index: CommitIndex, inline: Uint8Array[]): Uint8Array {
+  const json = enc.encode(JSON.stringify({
+    ...index,
+    version: FORMAT_VERSION,
+    blocks: index.blocks.map((b) =>
+      b.chunk === undefined
+        ? [b.index, b.offset, b.length, b.crc]
+        : [b.index, b.offset, b.length, b.crc, b.chunk]
+    ),
+  }));
+  const dataLength = inline.reduce((n, b) => n + b.length, 0);
+  const out = new Uint8Array(COMMIT_HEADER_BYTES + json.length + dataLength);
+  out.set(enc.encode(COMMIT_MAGIC), 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, FORMAT_VERSION);
+  view.setUint32(12, json.length);
+  view.setUint32(16, crc32(json));
+  out.set(json, COMMIT_HEADER_BYTES);
+  let pos = COMMIT_HEADER_BYTES + json.length;
+  for (const b of inline) {
+    out.set(b, pos);
+    pos += b.length;
+  }
+  return out;
+}
+
+/** Bytes of header + index, from the first 24 bytes of a commit object. */
+export function commitIndexEnd(head: Uint8Array): number {
+  if (head.length < COMMIT_HEADER_BYTES || dec.decode(head.subarray(0, 8)) !== COMMIT_MAGIC) {
+    throw new LogCorruptError("commit object without its magic header");
+  }
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (view.getUint32(8) !== FORMAT_VERSION) {
+    throw new LogCorruptError(`commit format ${view.getUint32(8)}`);
+  }
+  return COMMIT_HEADER_BYTES + view.getUint32(12);
+}
+
+/** Decodes and checks the index from the first `commitIndexEnd()` bytes of a commit object. */
+export function decodeCommitIndex(bytes: Uint8Array, blockSize: number): CommitIndex {
+  const end = commitIndexEnd(bytes);
+  if (bytes.length < end) throw new LogCorruptError("commit index cut short");
+  const json = bytes.subarray(COMMIT_HEADER_BYTES, end);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (crc32(json) !== view.getUint32(16)) throw new LogCorruptError("commit index checksum");
+  const v = parseJson(json, "commit index");
+  const ok = isInt(v.txid, 1) && typeof v.putId === "string" &&
+    (v.kind === "commit" || v.kind === "abort") && isInt(v.validatedAt) &&
+    (v.stagedAt === undefined || isInt(v.stagedAt)) && isInt(v.size) && isInt(v.prevSize) &&
+    isInt(v.pageSize) && v.blockSize === blockSize && Array.isArray(v.blocks);
+  if (!ok) throw new LogCorruptError(`bad commit index ${dec.decode(json).slice(0, 200)}`);
+  const size = v.size as number;
+  let last = -1;
+  const blocks = (v.blocks as unknown[]).map((raw): BlockRef => {
+    const a = raw as unknown[];
+    if (!Array.isArray(a) || !a.slice(0, 4).every((x) => isInt(x)) || a.length > 5) {
+      throw new LogCorruptError(`bad block entry ${JSON.stringify(raw)}`);
+    }
+    const [index, offset, length, crc, chunk] = a as number[];
+    if (index <= last || length !== blockLength(index, size, blockSize)) {
+      throw new LogCorruptError(`block entry ${index} out of order or of wrong length`);
+    }
+    last = index;
+    return chunk === undefined
+      ? { index, offset, length, crc }
+      : { index, offset, length, crc, chunk };
+  });
+  if (last >= blockCount(size, blockSize)) throw new LogCorruptError("block past the end");
+  return {
+    txid: v.txid as number,
+    putId: v.putId as string,
+    kind: v.kind as "commit" | "abort",
+    validatedAt: v.validatedAt as number,
+    ...(v.stagedAt === undefined ? {} : { stagedAt: v.stagedAt as number }),
+    size,
+    prevSize: v.prevSize as number,
+    pageSize: v.pageSize as number,
+    blockSize,
+    blocks,
+  };
+}
+
+/** Metadata of a commit object: enough to recognise it and decide it with one HEAD. */
+export function commitMeta(index: CommitIndex): Metadata {
+  const m: Metadata = {
+    [META.putId]: index.putId,
+    [META.kind]: index.kind,
+    [META.validatedAt]: String(index.validatedAt),
+  };
+  if (index.stagedAt !== undefined) m[META.stagedAt] = String(index.stagedAt);
+  return m;
+}
+
+/** Reads the stamp and put id back from a commit object's metadata (undefined if foreign). */
+export function stampFromMeta(
+  meta: Metadata | undefined,
+): (CommitStamp & { putId: string }) | undefined {
+  const putId = meta?.[META.putId];
+  const kind = meta?.[META.kind];
+  const validatedAt = Number(meta?.[META.validatedAt]);
+  if (!putId || (kind !== "commit" && kind !== "abort") || !isInt(validatedAt)) return undefined;
+  const staged = meta?.[META.stagedAt];
+  const stagedAt = staged === undefined ? undefined : Number(staged);
+  if (stagedAt !== undefined && !isInt(stagedAt)) return undefined;
+  return stagedAt === undefined
+    ? { putId, kind, validatedAt }
+    : { putId, kind, validatedAt, stagedAt };
+}
+
+/** The txid a base block holds (0 when it has no metadata: written by Python sqlite-s3vfs). */
+export function blockTxid(meta: Metadata | undefined): number {
+  const raw = meta?.[META.txid];
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (!isInt(n)) throw new LogCorruptError(`base block txid metadata ${JSON.stringify(raw)}`);
+  return n;
+}

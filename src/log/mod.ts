@@ -1,0 +1,23 @@
+/**
+ * The multi-process commit protocol of the S3 VFS, sans-IO: every algorithm
+ * is a generator of store operations (see ./store.ts), driven by ./driver.ts
+ * or by a simulator. docs/protocol.md describes the protocol.
+ *
+ * @module
+ */
+
+export { VfsError } from "../errors.ts";
+export * from "./errors.ts";
+export * from "./store.ts";
+export * from "./keys.ts";
+export * from "./rules.ts";
+export * from "./format.ts";
+export * from "./records.ts";
+export * from "./commits.ts";
+export * from "./snapshot.ts";
+export * from "./open.ts";
+export * from "./writer.ts";
+export * from "./checkpoint.ts";
+export * from "./retention.ts";
+export * from "./driver.ts";
+export { crc32 } from "./crc32.ts";

@@ -1,0 +1,239 @@
+/**
+ * Scenario tests of the commit-log protocol (src/log/), each one interleaving
+ * processes by hand against the in-memory S3 of tests/log_sim_store.ts: races,
+ * lost and delayed requests, paused writers and checkpointers, long readers,
+ * idle readers, and a database written by Python sqlite-s3vfs.
+ *
+ * @module
+ */
+
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { blockKey, blockLength } from "../src/blocks.ts";
+import { checkpoint } from "../src/log/checkpoint.ts";
+import { runAsync } from "../src/log/driver.ts";
+import { LogOpenError, SnapshotTooOldError } from "../src/log/errors.ts";
+import { META } from "../src/log/format.ts";
+import { checkDatabaseName, logKey } from "../src/log/keys.ts";
+import { coldOpen, openForWrite } from "../src/log/open.ts";
+import { readConfig } from "../src/log/records.ts";
+import { retention } from "../src/log/retention.ts";
+import { type DbState, readBlocks, refresh } from "../src/log/snapshot.ts";
+import type { StoreOp } from "../src/log/store.ts";
+import { commit, type Transaction } from "../src/log/writer.ts";
+import {
+  DB,
+  drive,
+  fill,
+  newStore,
+  putPythonDatabase,
+  pythonView,
+  Stepper,
+  TIMING,
+} from "./log_helpers.ts";
+import type { MemStore } from "./log_sim_store.ts";
+
+const BS = 8;
+const OPTS = { blockSize: BS, timing: TIMING };
+
+/** A transaction setting each listed block to a repeated byte. */
+function tx(putId: string, size: number, blocks: [number, number][]): Transaction {
+  return {
+    putId,
+    size,
+    pageSize: 4,
+    blocks: new Map(blocks.map(([i, v]) => [i, fill(blockLength(i, size, BS), v)])),
+  };
+}
+
+function writer(store: MemStore): DbState {
+  const st = drive(openForWrite(DB, OPTS), store);
+  drive(refresh(st), store);
+  return st;
+}
+
+function fold(store: MemStore): void {
+  store.now += TIMING.graceMs + 3000;
+  const config = drive(readConfig(DB), store)!;
+  while (drive(checkpoint(DB, config), store).kind === "folded") { /* until idle */ }
+}
+
+Deno.test("commit: two writers on one snapshot, exactly one commits and the other gets conflict", () => {
+  const store = newStore();
+  const a = writer(store);
+  const b = writer(store);
+  deepEqual(drive(commit(a, tx("aaa", 16, [[0, 1], [1, 1]])), store), {
+    kind: "committed",
+    txid: 1,
+  });
+  deepEqual(drive(commit(b, tx("bbb", 16, [[0, 2], [1, 2]])), store), {
+    kind: "conflict",
+    txid: 1,
+  });
+  drive(refresh(b), store);
+  equal(b.head, 1);
+  deepEqual(drive(readBlocks(b, [0, 1]), store), [fill(8, 1), fill(8, 1)]);
+});
+
+Deno.test("commit: a lost response is recognised by its put id and reported committed", () => {
+  const store = newStore();
+  const a = writer(store);
+  let lost = 0;
+  const out = drive(commit(a, tx("mine", 8, [[0, 1]])), store, (op) => {
+    if (op.kind !== "put" || !op.key.includes("/log/") || lost++ > 0) return undefined;
+    store.apply(op); // the server applied it; the answer never arrived
+    return { status: 0, message: "connection reset" };
+  });
+  deepEqual(out, { kind: "committed", txid: 1 });
+  equal(a.head, 1);
+});
+
+Deno.test("commit: with no attempt through, an abort marker closes the slot so a delayed attempt cannot land", () => {
+  const store = newStore();
+  const a = writer(store);
+  const held: StoreOp[] = [];
+  const out = drive(commit(a, tx("slow", 8, [[0, 1]]), { attempts: 2 }), store, (op) => {
+    if (op.kind !== "put" || op.meta?.[META.kind] !== "commit") return undefined;
+    held.push(op); // timed out on the client, still in flight
+    return { status: 0, message: "timeout" };
+  });
+  equal(out.kind, "aborted");
+  for (const op of held) equal(store.apply(op).status, 412);
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  equal(r.head, 1); // the marker is a no-op commit
+  equal(r.size, 0);
+});
+
+Deno.test("commit: a writer paused past keepHistory gets expired, its PUT into the emptied slot is void", () => {
+  const store = newStore();
+  const a = writer(store);
+  const b = writer(store);
+  const late = new Stepper(commit(a, tx("late", 8, [[0, 9]])), store);
+  late.until((op) => op.kind === "put"); // paused just before its PUT of log/1
+  deepEqual(drive(commit(b, tx("won", 8, [[0, 7]])), store), { kind: "committed", txid: 1 });
+  fold(store);
+  store.now += TIMING.keepHistoryMs + 3000;
+  const config = drive(readConfig(DB), store)!;
+  equal(drive(retention(DB, config), store).commits, 1);
+  ok(!store.objects.has(logKey(DB, 1)));
+  deepEqual(late.finish(), { kind: "expired", txid: 1 }); // its object landed, void
+  equal(store.objects.get(logKey(DB, 1))?.meta[META.putId], "late");
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 7)]);
+  deepEqual(pythonView(store, DB), fill(8, 7));
+});
+
+Deno.test("commit: an attempt that landed, then was folded and deleted during a pause, is unknown, not expired", () => {
+  const store = newStore();
+  const a = writer(store);
+  const mine = new Stepper(commit(a, tx("mine", 8, [[0, 5]])), store);
+  const [put] = mine.until((op) => op.kind === "put");
+  store.apply(put); // it lands (effective) ...
+  mine.answer([{ status: 0, message: "connection reset" }]); // ... but the answer is lost
+  fold(store); // while the writer is paused, txid 1 is folded
+  store.now += TIMING.keepHistoryMs + 3000;
+  equal(drive(retention(DB, drive(readConfig(DB), store)!), store).commits, 1); // and deleted
+  const out = mine.finish(); // the retry re-creates the slot (void) and reads it back
+  equal(out.kind, "unknown");
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 5)]); // it was applied: "expired" would lie
+});
+
+Deno.test("checkpoint: a paused checkpointer never moves a base block back", () => {
+  const store = newStore();
+  const w = writer(store);
+  equal(drive(commit(w, tx("one", 16, [[0, 1], [1, 1]])), store).kind, "committed");
+  equal(drive(commit(w, tx("two", 16, [[0, 2]])), store).kind, "committed");
+  equal(drive(commit(w, tx("three", 8, [[0, 3]])), store).kind, "committed"); // drops block 1
+  store.now += TIMING.graceMs + 3000;
+  const config = drive(readConfig(DB), store)!;
+  const slow = new Stepper(checkpoint(DB, config, { maxCommits: 1 }), store);
+  slow.until((op) => op.kind === "put" && op.key === blockKey(DB, 0)); // will write txid 1's block
+  deepEqual(drive(checkpoint(DB, config), store), { kind: "folded", from: 0, to: 3, written: 2 });
+  deepEqual(slow.finish(), { kind: "folded", from: 0, to: 1, written: 0 });
+  equal(store.objects.get(blockKey(DB, 0))?.meta[META.txid], "3");
+  equal(store.objects.get(blockKey(DB, 1))?.body.length, 0); // a tombstone, never deleted
+  equal(store.objects.get(blockKey(DB, 1))?.meta[META.txid], "3");
+  deepEqual(pythonView(store, DB), fill(8, 3));
+});
+
+Deno.test("readBlocks: a transaction longer than the grace period gets SnapshotTooOldError, never old bytes", () => {
+  const store = newStore();
+  const w = writer(store);
+  equal(drive(commit(w, tx("one", 24, [[0, 1], [1, 1], [2, 1]])), store).kind, "committed");
+  fold(store);
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 1)]); // the transaction has begun
+  equal(drive(commit(w, tx("two", 24, [[2, 2]])), store).kind, "committed");
+  fold(store);
+  throws(() => drive(readBlocks(r, [2]), store), SnapshotTooOldError);
+  drive(refresh(r), store); // the next transaction
+  deepEqual(drive(readBlocks(r, [2]), store), [fill(8, 2)]);
+});
+
+Deno.test("refresh: a reader idle past keepHistory reloads from the checkpoint instead of trusting a 404", () => {
+  const store = newStore();
+  const w = writer(store);
+  equal(drive(commit(w, tx("one", 16, [[0, 1], [1, 1]])), store).kind, "committed");
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0, 1]), store), [fill(8, 1), fill(8, 1)]);
+  equal(drive(commit(w, tx("two", 16, [[1, 2]])), store).kind, "committed");
+  equal(drive(commit(w, tx("three", 16, [[0, 3]])), store).kind, "committed");
+  fold(store);
+  store.now += TIMING.keepHistoryMs + 3000;
+  equal(drive(retention(DB, drive(readConfig(DB), store)!), store).commits, 3);
+  drive(refresh(r), store); // log/2 answers 404: deleted, not "not yet written"
+  equal(r.head, 3);
+  deepEqual(drive(readBlocks(r, [0, 1]), store), [fill(8, 3), fill(8, 2)]);
+});
+
+Deno.test("openForWrite: adopts a Python database, inferring its block size; another one is refused first", () => {
+  const store = newStore();
+  putPythonDatabase(store, DB, [fill(8, 5), fill(8, 6), fill(4, 7)]);
+  const before = [...store.objects.keys()];
+  throws(() => drive(openForWrite(DB, { blockSize: 4, timing: TIMING }), store), LogOpenError);
+  deepEqual([...store.objects.keys()], before); // nothing written
+  const r = drive(coldOpen(DB, {}), store)!;
+  equal(r.adopted, false);
+  deepEqual(drive(readBlocks(r, [0, 1, 2]), store), [fill(8, 5), fill(8, 6), fill(4, 7)]);
+  const w = drive(openForWrite(DB, { timing: TIMING }), store);
+  equal(w.config.blockSize, 8);
+  equal(w.size, 20);
+  deepEqual(drive(commit(w, tx("py", 12, [[1, 9]])), store), { kind: "committed", txid: 1 });
+  drive(refresh(r), store);
+  deepEqual([r.head, r.size], [1, 12]);
+  deepEqual(drive(readBlocks(r, [0, 1, 2]), store), [fill(8, 5), fill(4, 9), new Uint8Array(0)]);
+  fold(store);
+  deepEqual(pythonView(store, DB), Uint8Array.from([...fill(8, 5), ...fill(4, 9)]));
+});
+
+Deno.test("checkDatabaseName: refuses names that alias or collide with companion objects", () => {
+  for (
+    const bad of [
+      "",
+      "/abs",
+      "a/",
+      "a//b",
+      "a/./b",
+      "a/../b",
+      "a\0b",
+      "a\nb",
+      "x.s3vfs",
+      "d.s3vfs/x",
+    ]
+  ) {
+    throws(() => checkDatabaseName(bad), TypeError, JSON.stringify(bad));
+  }
+  for (const good of ["a", "my/path/cool.sqlite", "a.s3vfsx", "s3vfs", "a.s3vfs.db"]) {
+    equal(checkDatabaseName(good), good);
+  }
+});
+
+Deno.test("runAsync: drives open, commit and refresh against an async store", async () => {
+  const store = newStore();
+  const s = { run: (op: StoreOp) => Promise.resolve(store.apply(op)) };
+  const w = await runAsync(openForWrite(DB, OPTS), s, () => store.now);
+  await runAsync(refresh(w), s, () => store.now);
+  deepEqual(await runAsync(commit(w, tx("async", 8, [[0, 4]])), s), { kind: "committed", txid: 1 });
+  const r = (await runAsync(coldOpen(DB, OPTS), s))!;
+  deepEqual(await runAsync(readBlocks(r, [0]), s), [fill(8, 4)]);
+});

@@ -1,0 +1,220 @@
+/**
+ * The simulation's actors: writers (processes that open, refresh, read their
+ * snapshot, commit a counter increment plus random block changes, sometimes
+ * big staged ones), readers (snapshot transactions of several reads each),
+ * checkpointers and retention. Every snapshot, read and outcome is checked
+ * against the model as it happens.
+ *
+ * @module
+ */
+
+import { AssertionError } from "node:assert/strict";
+import { blockCount, blockLength } from "../src/blocks.ts";
+import { checkpoint } from "../src/log/checkpoint.ts";
+import { LogStoreError, SnapshotTooOldError } from "../src/log/errors.ts";
+import type { ConfigRecord } from "../src/log/format.ts";
+import { coldOpen, openForWrite } from "../src/log/open.ts";
+import { readConfig } from "../src/log/records.ts";
+import { retention } from "../src/log/retention.ts";
+import type { Timing } from "../src/log/rules.ts";
+import { type DbState, readBlocks, refresh } from "../src/log/snapshot.ts";
+import { clock, type Step } from "../src/log/store.ts";
+import { commit, type CommitOutcome, type Transaction } from "../src/log/writer.ts";
+import { counterOf, type Model } from "./log_sim_model.ts";
+import type { Rng, World, WorldStats } from "./log_sim_world.ts";
+
+/** Timing of the simulated databases (seconds, so runs cover many periods). */
+export const SIM_TIMING: Timing = {
+  graceMs: 5_000,
+  maxCommitLagMs: 4_000,
+  keepHistoryMs: 24_000,
+  maxStageAgeMs: 12_000,
+  marginMs: 1_000,
+};
+
+/** What one run did. */
+export interface RunStats extends WorldStats {
+  /** Outcomes of commits, by kind. */
+  outcomes: Record<CommitOutcome["kind"], number>;
+  /** Read calls checked against the model. */
+  reads: number;
+  /** Read transactions that failed with "snapshot too old". */
+  tooOld: number;
+  /** Requests that kept failing (the actor gave up that transaction). */
+  storeErrors: number;
+  /** Checkpoint runs that folded something. */
+  folds: number;
+  /** Commits that staged their data. */
+  staged: number;
+  /** Reloads from the checkpoint record seen by readers (far behind). */
+  reloads: number;
+  /** Final txid. */
+  head: number;
+  /** Void commit objects that took a slot. */
+  voids: number;
+  /** Commit objects re-created in an emptied slot (void). */
+  recreated: number;
+}
+
+/** The simulated database. */
+export const PREFIX = "db/sim.sqlite";
+/** Page size of the simulated database (sizes are multiples of it). */
+export const PAGE = 4;
+
+/** What every actor of a run shares. */
+export type Env = {
+  rng: Rng;
+  world: World;
+  model: Model;
+  stats: RunStats;
+  blockSize: number;
+  probeBytes: number;
+};
+
+/** A writer process: open, refresh, read, commit, `left.tx` acknowledged commits. */
+export function* writer(env: Env, left: { tx: number }): Step<void> {
+  const { rng, model, stats, blockSize } = env;
+  let st: DbState | null = null;
+  for (let tries = 0; left.tx > 0 && tries < 40; tries++) {
+    try {
+      st ??= yield* openForWrite(PREFIX, {
+        blockSize,
+        timing: SIM_TIMING,
+        probeBytes: env.probeBytes,
+      });
+      const minHead = model.head;
+      yield* refresh(st);
+      model.checkSnapshot(st.head, st.size, minHead);
+      const tx = yield* buildTransaction(env, st);
+      if (
+        tx.blocks.size > 0 &&
+        [...tx.blocks.values()].reduce((n, b) => n + b.length, 0) > 3 * blockSize
+      ) {
+        stats.staged++;
+      }
+      const out = yield* commit(st, tx, {
+        inlineLimit: 3 * blockSize,
+        chunkBytes: 2 * blockSize,
+        attempts: rng.int(2, 5),
+      });
+      model.checkOutcome(tx.putId, out);
+      stats.outcomes[out.kind]++;
+      if (out.kind === "committed") left.tx--;
+    } catch (e) {
+      if (e instanceof SnapshotTooOldError) tooOld(env, e);
+      else if (e instanceof LogStoreError) stats.storeErrors++;
+      else throw e;
+    }
+  }
+}
+
+function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
+  const { rng, model, blockSize: bs } = env;
+  const old = st.size;
+  let size = old;
+  const p = rng.next();
+  if (old === 0) size = PAGE * rng.int(1, 8);
+  else if (p < 0.25) size = Math.min(old + PAGE * rng.int(1, 2 * bs), 12 * bs);
+  else if (p < 0.4) size = Math.max(PAGE, old - PAGE * rng.int(1, 2 * bs));
+  const oldCount = blockCount(old, bs);
+  const look = [0, rng.int(0, oldCount + 1), rng.int(0, oldCount + 1)];
+  const got = yield* readBlocks(st, look);
+  model.checkRead(st.head, look, got);
+  env.stats.reads++;
+  const blocks = new Map<number, Uint8Array>();
+  const fresh = (i: number): Uint8Array => rng.bytes(blockLength(i, size, bs));
+  const b0 = fresh(0);
+  b0.set(got[0].subarray(0, Math.min(got[0].length, b0.length)));
+  const counter = counterOf({ size: old, blocks: [got[0]] }) ?? rng.int(0, 1000);
+  new DataView(b0.buffer).setUint32(0, (counter + 1) >>> 0);
+  blocks.set(0, b0);
+  const n = blockCount(size, bs);
+  const big = rng.chance(0.12);
+  for (let k = big ? n : rng.int(0, 3); k > 0; k--) {
+    const i = big ? k - 1 : rng.int(0, n - 1);
+    if (!blocks.has(i)) blocks.set(i, fresh(i));
+  }
+  for (let i = Math.floor(Math.min(old, size) / bs); i < n; i++) {
+    if (blockLength(i, size, bs) !== blockLength(i, old, bs) && !blocks.has(i)) {
+      blocks.set(i, fresh(i));
+    }
+  }
+  return { putId: rng.id(), size, pageSize: PAGE, blocks };
+}
+
+function tooOld(env: Env, e: SnapshotTooOldError): void {
+  env.stats.tooOld++;
+  // The claim of docs/protocol.md: only a transaction older than G can meet a too-new block.
+  if (e.observedAt - e.provenAt <= SIM_TIMING.graceMs) {
+    throw new AssertionError({
+      message: `snapshot too old after only ${e.observedAt - e.provenAt} ms: ${e.message}`,
+    });
+  }
+}
+
+/** A reader process: read transactions of several reads each. */
+export function* reader(env: Env, name: string, transactions: number): Step<void> {
+  const { rng, world, model, stats } = env;
+  let st: DbState | null = null;
+  for (let t = 0, tries = 0; t < transactions && tries < 60; tries++) {
+    try {
+      const minHead = model.head;
+      if (!st) {
+        st = yield* coldOpen(PREFIX, { blockSize: env.blockSize, probeBytes: env.probeBytes });
+        if (!st) {
+          world.sleep(name, 1000);
+          yield* clock();
+          continue;
+        }
+      } else {
+        const floor = st.floor;
+        yield* refresh(st);
+        if (st.floor !== floor) stats.reloads++;
+      }
+      model.checkSnapshot(st.head, st.size, minHead);
+      t++;
+      for (let r = rng.int(1, 5); r > 0; r--) {
+        const count = blockCount(st.size, env.blockSize);
+        const look = Array.from({ length: rng.int(1, 3) }, () => rng.int(0, count));
+        const got = yield* readBlocks(st, look);
+        model.checkRead(st.head, look, got);
+        stats.reads++;
+      }
+    } catch (e) {
+      if (e instanceof SnapshotTooOldError) tooOld(env, e);
+      else if (e instanceof LogStoreError) stats.storeErrors++;
+      else throw e;
+    }
+  }
+}
+
+/** A checkpointer or retention process, running `runs` times with sleeps between. */
+export function* maintainer(
+  env: Env,
+  name: string,
+  runs: number,
+  what: "checkpoint" | "retention",
+): Step<void> {
+  const { rng, world, stats } = env;
+  let config: ConfigRecord | null = null;
+  for (let run = 0; run < runs; run++) {
+    try {
+      config ??= yield* readConfig(PREFIX);
+      if (config && what === "checkpoint") {
+        const out = yield* checkpoint(PREFIX, config, {
+          maxCommits: rng.int(1, 6),
+          concurrency: rng.int(1, 4),
+          probeBytes: env.probeBytes,
+        });
+        if (out.kind === "folded") stats.folds++;
+      } else if (config) {
+        yield* retention(PREFIX, config, { concurrency: rng.int(1, 4) });
+      }
+    } catch (e) {
+      if (e instanceof LogStoreError) stats.storeErrors++;
+      else throw e;
+    }
+    world.sleep(name, rng.int(500, 6000));
+    yield* clock();
+  }
+}

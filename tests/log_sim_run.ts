@@ -1,0 +1,159 @@
+/**
+ * One complete simulated run per seed: a database (empty or written by
+ * Python), its actors and fault profile drawn from the seed, the scheduler,
+ * then a fault-free final checkpoint and retention and the end-state checks
+ * (what Python sqlite-s3vfs would read, an empty log).
+ *
+ * @module
+ */
+
+import { AssertionError } from "node:assert/strict";
+import { blockCount, blockKey, blockLength } from "../src/blocks.ts";
+import { checkpoint } from "../src/log/checkpoint.ts";
+import { runSync } from "../src/log/driver.ts";
+import { decodeCheckpoint } from "../src/log/format.ts";
+import { checkpointKey, logPrefix, stagePrefix } from "../src/log/keys.ts";
+import { readConfig } from "../src/log/records.ts";
+import { retention } from "../src/log/retention.ts";
+import type { Step, StoreOp } from "../src/log/store.ts";
+import {
+  maintainer,
+  PAGE,
+  PREFIX,
+  reader,
+  type RunStats,
+  SIM_TIMING,
+  writer,
+} from "./log_sim_actors.ts";
+import { type DbVersion, Model } from "./log_sim_model.ts";
+import { MemStore } from "./log_sim_store.ts";
+import { type Faults, Rng, World } from "./log_sim_world.ts";
+
+/** One run: a database, its actors, the checks; throws on any invariant breach. */
+export function runSeed(seed: number): RunStats {
+  const rng = new Rng(seed);
+  const blockSize = rng.pick([4, 8, 12, 20]);
+  const store = new MemStore(Date.UTC(2030, 0, 1) + rng.int(0, 999), rng.pick([2, 3, 1000]));
+  store.conflict409 = () => rng.chance(0.2);
+  let initial: DbVersion = { size: 0, blocks: [] };
+  if (rng.chance(0.4)) {
+    // A database written by Python sqlite-s3vfs: base blocks without metadata, no companion.
+    const size = PAGE * rng.int(Math.floor(blockSize / PAGE) + 1, 6 * (blockSize / PAGE));
+    const blocks = Array.from(
+      { length: blockCount(size, blockSize) },
+      (_, i) => rng.bytes(blockLength(i, size, blockSize)),
+    );
+    blocks.forEach((body, i) =>
+      store.objects.set(blockKey(PREFIX, i), {
+        body,
+        etag: `"py${i}"`,
+        meta: {},
+        lastModified: store.now,
+      })
+    );
+    initial = { size, blocks };
+  }
+  const model = new Model(store, PREFIX, blockSize, SIM_TIMING, initial);
+  store.onChange = (k, b, a) => model.onChange(k, b, a);
+  // Fault profiles: none, the usual mix, long pauses (past R), lossy networks.
+  const profile = rng.pick(["calm", "usual", "usual", "usual", "pauses", "lossy"] as const);
+  const f = { calm: 0, usual: 1, pauses: 1, lossy: 3 }[profile];
+  const faults: Faults = {
+    crash: 0.002 * f,
+    lost: 0.03 * f,
+    transient: 0.03 * f,
+    delay: 0.01 * f,
+    pause: profile === "pauses" ? 0.06 : 0.012 * f,
+  };
+  const long = profile === "pauses" ? 0.4 : 0.1;
+  const pauseMs = (): number => {
+    const p = rng.next();
+    return p < long ? rng.int(15_000, 80_000) : p < 0.7 ? rng.int(300, 3000) : rng.int(3000, 15000);
+  };
+  const world = new World(rng, store, faults, pauseMs, () => model.checkStore());
+  const stats: RunStats = {
+    ...world.stats,
+    outcomes: { committed: 0, conflict: 0, expired: 0, aborted: 0, unknown: 0 },
+    reads: 0,
+    tooOld: 0,
+    storeErrors: 0,
+    folds: 0,
+    staged: 0,
+    reloads: 0,
+    head: 0,
+    voids: 0,
+    recreated: 0,
+  };
+  const env = { rng, world, model, stats, blockSize, probeBytes: rng.pick([48, 4096]) };
+
+  let names = 0;
+  const startWriter = (left: { tx: number; lives: number }): void => {
+    const name = `writer${names++}`;
+    world.spawn(name, writer(env, left), () => {
+      if (left.lives-- > 0 && left.tx > 0) startWriter(left);
+    });
+  };
+  for (let w = rng.int(1, 3); w > 0; w--) startWriter({ tx: rng.int(3, 8), lives: 3 });
+  for (let r = rng.int(1, 2); r > 0; r--) {
+    const name = `reader${names++}`;
+    world.spawn(name, reader(env, name, rng.int(3, 8)));
+  }
+  for (let c = rng.int(1, 2); c > 0; c--) {
+    const name = `checkpointer${names++}`;
+    world.spawn(name, maintainer(env, name, rng.int(4, 20), "checkpoint"));
+  }
+  if (rng.chance(0.8)) {
+    const name = `retention${names++}`;
+    world.spawn(name, maintainer(env, name, rng.int(3, 20), "retention"));
+  }
+  if (!world.run(200_000)) throw new AssertionError({ message: "the run did not finish" });
+  world.flush();
+  finish(store, model);
+  Object.assign(stats, world.stats, {
+    head: model.head,
+    voids: model.voids,
+    recreated: model.recreated,
+  });
+  return stats;
+}
+
+/** Fault-free final checkpoint and retention, then the end-state checks. */
+function finish(store: MemStore, model: Model): void {
+  const sync = { runBatch: (ops: StoreOp[]) => ops.map((op) => store.apply(op)) };
+  const drive = <T>(gen: Step<T>): T => runSync(gen, sync, () => store.now);
+  const t = SIM_TIMING;
+  store.now += t.keepHistoryMs + t.graceMs + 10_000;
+  const config = drive(readConfig(PREFIX));
+  const fail = (message: string): never => {
+    throw new AssertionError({ message: `final state: ${message}` });
+  };
+  const ck = store.objects.get(checkpointKey(PREFIX));
+  if (config && ck) {
+    for (let i = 0; i < 1000; i++) {
+      const out = drive(checkpoint(PREFIX, config));
+      model.checkStore();
+      if (out.kind === "idle") break;
+    }
+    store.now += t.keepHistoryMs + t.maxStageAgeMs + 10_000;
+    drive(retention(PREFIX, config));
+    model.checkStore();
+    const rec = decodeCheckpoint(store.objects.get(checkpointKey(PREFIX))!.body);
+    if (rec.txid !== model.head) fail(`checkpoint ${rec.txid}, head ${model.head}`);
+  } else if (model.head > 0) {
+    fail(`${model.head} commits without a checkpoint record`);
+  }
+  // What Python sqlite-s3vfs reads: the sum of the sizes under <prefix>/, the blocks in key order.
+  const v = model.states[model.head];
+  const keys = [...store.objects.keys()].filter((k) => k.startsWith(`${PREFIX}/`)).sort();
+  const total = keys.reduce((n, k) => n + store.objects.get(k)!.body.length, 0);
+  if (total !== v.size) fail(`Python would see ${total} bytes, the database has ${v.size}`);
+  const bytes = keys.flatMap((k) => [...store.objects.get(k)!.body]);
+  const want = v.blocks.flatMap((b) => [...b]);
+  if (bytes.some((x, i) => x !== want[i])) fail("Python would read different bytes");
+  const left = [...store.objects.keys()].filter((k) =>
+    k.startsWith(logPrefix(PREFIX)) || k.startsWith(stagePrefix(PREFIX))
+  );
+  if (left.length > 0) {
+    fail(`retention left ${left.length} objects: ${left.slice(0, 3).join(", ")}`);
+  }
+}
