@@ -4,11 +4,12 @@
  *
  * | rank | layer | folder |
  * |---|---|---|
- * | 0 | leaves every layer may use | `src/*.ts` (errors, block layout, header) |
- * | 1 | S3 client; commit-log protocol | `src/s3/`, `src/log/` |
- * | 2 | bridge; FFI; streams | `src/bridge/`, `src/ffi/`, `src/streams/` |
- * | 3 | the VFS | `src/vfs/` |
- * | 4 | public API | `mod.ts` |
+ * | 0 | leaves every layer may use | `src/*.ts` (errors, codes, block layout, header) |
+ * | 1 | S3 client | `src/s3/` |
+ * | 2 | commit-log protocol (sans-IO, plus its S3 store) | `src/log/` |
+ * | 3 | bridge; FFI; streams | `src/bridge/`, `src/ffi/`, `src/streams/` |
+ * | 4 | the VFS | `src/vfs/` |
+ * | 5 | public API | `mod.ts` |
  */
 
 import { deepEqual, ok } from "node:assert/strict";
@@ -18,12 +19,12 @@ const ROOT = new URL("../", import.meta.url);
 
 /** Rank and layer name of a project file (path relative to the root). */
 export function layerOf(path: string): { rank: number; layer: string } | undefined {
-  if (path === "mod.ts") return { rank: 4, layer: "mod" };
+  if (path === "mod.ts") return { rank: 5, layer: "mod" };
   const m = /^src\/(?:([^/]+)\/)?[^/]+\.ts$/.exec(path);
   if (!m) return undefined;
   const folder = m[1];
   if (folder === undefined) return { rank: 0, layer: "leaf" };
-  const ranks: Record<string, number> = { s3: 1, log: 1, bridge: 2, ffi: 2, streams: 2, vfs: 3 };
+  const ranks: Record<string, number> = { s3: 1, log: 2, bridge: 3, ffi: 3, streams: 3, vfs: 4 };
   return folder in ranks ? { rank: ranks[folder], layer: folder } : { rank: -1, layer: folder };
 }
 
@@ -102,6 +103,6 @@ import { g } from "npm:g";`),
 
 Deno.test("layerOf() ranks the folders of src/", () => {
   deepEqual(layerOf("src/errors.ts"), { rank: 0, layer: "leaf" });
-  deepEqual(layerOf("src/vfs/store.ts"), { rank: 3, layer: "vfs" });
+  deepEqual(layerOf("src/vfs/store.ts"), { rank: 4, layer: "vfs" });
   ok(layerOf("tests/x.ts") === undefined);
 });

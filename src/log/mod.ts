@@ -21,3 +21,4 @@ export * from "./checkpoint.ts";
 export * from "./retention.ts";
 export * from "./driver.ts";
 export { crc32 } from "./crc32.ts";
+export { S3LogStore } from "./s3_store.ts";

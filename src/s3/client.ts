@@ -18,7 +18,7 @@ import {
   createMultipartUpload,
   uploadPart,
 } from "./multipart.ts";
-import { encodeKey, type Reply, S3Transport } from "./transport.ts";
+import { type Call, encodeKey, type Reply, S3Transport } from "./transport.ts";
 import type {
   CompletedPart,
   GetOptions,
@@ -31,7 +31,7 @@ import type {
 } from "./types.ts";
 import { xmlElements, xmlText } from "./xml.ts";
 
-export { encodeKey } from "./transport.ts";
+export { type Call, encodeKey, type Reply } from "./transport.ts";
 export type {
   CompletedPart,
   GetOptions,
@@ -94,6 +94,16 @@ export class S3Client {
   /** The URL of a bucket or object. */
   url(bucket: string, key?: string, query?: Record<string, string>): string {
     return this.#transport.url(bucket, key, query);
+  }
+
+  /**
+   * Sends one request as described (signed, retried when `idempotent`) and
+   * returns the answer when its status is 2xx or in `accept`; throws an
+   * {@linkcode S3Error} otherwise. For callers that need the raw answer
+   * (headers, statuses), such as the commit-log store.
+   */
+  async send(call: Call): Promise<Reply> {
+    return await this.#transport.call(call);
   }
 
   /** GET an object, a byte range, or only if changed (`ifNoneMatch`). */

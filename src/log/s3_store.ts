@@ -1,0 +1,153 @@
+/**
+ * The protocol's store over a real S3 endpoint: each {@linkcode StoreOp} is
+ * one signed request through {@linkcode S3Client.send}, answered as a
+ * {@linkcode StoreResult} (statuses, never exceptions: 404, 409, 412 and 416
+ * are answers; a request that got no answer is status 0). Idempotent
+ * requests are retried by the client with backoff; conditional PUTs only when
+ * the server said it did not process them (429, 503), since the protocol
+ * resolves every other doubt itself (put ids, read-back).
+ *
+ * @module
+ */
+
+import { S3Error } from "../errors.ts";
+import type { S3Client } from "../s3/client.ts";
+import { xmlElements, xmlText } from "../s3/xml.ts";
+import type { AsyncStore } from "./driver.ts";
+import type { ListEntry, Metadata, StoreOp, StoreResult } from "./store.ts";
+
+const ANSWERS = [304, 404, 409, 412, 416];
+const decoder = new TextDecoder();
+
+/** User metadata, ETag, sizes and times of an answer. */
+function describeAnswer(h: Headers): Omit<StoreResult, "status"> {
+  const meta: Metadata = {};
+  for (const [name, value] of h) {
+    if (name.startsWith("x-amz-meta-")) meta[name.slice("x-amz-meta-".length)] = value;
+  }
+  const out: Omit<StoreResult, "status"> = { meta };
+  const date = h.get("date");
+  if (date) out.date = Date.parse(date);
+  const lm = h.get("last-modified");
+  if (lm) out.lastModified = Date.parse(lm);
+  const etag = h.get("etag");
+  if (etag) out.etag = etag;
+  const range = /\/(\d+)\s*$/.exec(h.get("content-range") ?? "");
+  const length = h.get("content-length");
+  if (range) out.size = Number(range[1]);
+  else if (length !== null) out.size = Number(length);
+  return out;
+}
+
+/** Runs protocol operations against one bucket of an S3 endpoint. */
+export class S3LogStore implements AsyncStore {
+  /** Uses `client` (its retries, timeouts and accounting) on `bucket`. */
+  constructor(readonly client: S3Client, readonly bucket: string) {}
+
+  /** Performs one operation; S3 failures become results. */
+  async run(op: StoreOp): Promise<StoreResult> {
+    try {
+      return await this.#run(op);
+    } catch (e) {
+      if (e instanceof S3Error) {
+        return { status: e.status, message: e.message };
+      }
+      return { status: 0, message: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  async #run(op: StoreOp): Promise<StoreResult> {
+    const bucket = this.bucket;
+    switch (op.kind) {
+      case "get": {
+        const headers: Record<string, string> = {};
+        if (op.range) {
+          if (op.range.length <= 0) return { status: 416 };
+          headers.range = `bytes=${op.range.offset}-${op.range.offset + op.range.length - 1}`;
+        }
+        const r = await this.client.send({
+          kind: "GET",
+          method: "GET",
+          bucket,
+          key: op.key,
+          headers,
+          idempotent: true,
+          accept: ANSWERS,
+        });
+        const info = describeAnswer(r.headers);
+        if (r.status === 404 || r.status === 416) return { status: r.status, date: info.date };
+        return { status: r.status === 206 ? 200 : r.status, body: r.body, ...info };
+      }
+      case "head": {
+        const r = await this.client.send({
+          kind: "HEAD",
+          method: "HEAD",
+          bucket,
+          key: op.key,
+          idempotent: true,
+          accept: ANSWERS,
+        });
+        const info = describeAnswer(r.headers);
+        return r.status === 404 ? { status: 404, date: info.date } : { status: r.status, ...info };
+      }
+      case "put": {
+        const headers: Record<string, string> = {};
+        if (op.ifNoneMatch) headers["if-none-match"] = "*";
+        if (op.ifMatch) headers["if-match"] = op.ifMatch;
+        for (const [name, value] of Object.entries(op.meta ?? {})) {
+          headers[`x-amz-meta-${name}`] = value;
+        }
+        const conditional = !!(op.ifNoneMatch || op.ifMatch);
+        const r = await this.client.send({
+          kind: "PUT",
+          method: "PUT",
+          bucket,
+          key: op.key,
+          headers,
+          body: op.body,
+          idempotent: !conditional,
+          accept: ANSWERS,
+        });
+        const info = describeAnswer(r.headers);
+        return { status: r.status, date: info.date, etag: info.etag };
+      }
+      case "delete": {
+        const r = await this.client.send({
+          kind: "DELETE",
+          method: "DELETE",
+          bucket,
+          key: op.key,
+          idempotent: true,
+          accept: [404],
+        });
+        return { status: r.status === 404 ? 204 : r.status, date: describeAnswer(r.headers).date };
+      }
+      case "list": {
+        const query: Record<string, string> = { "list-type": "2", prefix: op.prefix };
+        if (op.startAfter) query["start-after"] = op.startAfter;
+        const r = await this.client.send({
+          kind: "LIST",
+          method: "GET",
+          bucket,
+          query,
+          idempotent: true,
+        });
+        const text = decoder.decode(r.body);
+        const entries: ListEntry[] = xmlElements(text, "Contents").map((c) => ({
+          key: xmlText(c, "Key") ?? "",
+          size: Number(xmlText(c, "Size") ?? 0),
+          etag: xmlText(c, "ETag") ?? "",
+          lastModified: Date.parse(xmlText(c, "LastModified") ?? ""),
+        }));
+        return {
+          status: r.status,
+          date: describeAnswer(r.headers).date,
+          entries,
+          truncated: xmlText(text, "IsTruncated") === "true",
+        };
+      }
+      case "clock":
+        return { status: 200, clock: performance.now() };
+    }
+  }
+}
