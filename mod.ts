@@ -57,6 +57,8 @@ export type { VfsStats } from "./src/vfs/stats.ts";
 export type { CacheCounters } from "./src/vfs/cache.ts";
 export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
 export type { S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";
+export type { Timing } from "./src/log/rules.ts";
+export type { CheckpointOutcome } from "./src/log/checkpoint.ts";
 export {
   type DeserializeFromObjectOptions,
   type DeserializeOptions,

@@ -49,4 +49,6 @@ export const SQLITE_IOERR_CLOSE = 4106;
 export const SQLITE_IOERR_DELETE_NOENT = 5898;
 export const SQLITE_IOERR_AUTH = 7178;
 export const SQLITE_BUSY_TIMEOUT = 773;
+/** A write transaction lost: another commit came first (SQLITE_BUSY | 2 << 8). */
+export const SQLITE_BUSY_SNAPSHOT = 517;
 export const SQLITE_CANTOPEN_FULLPATH = 782;

@@ -1,12 +1,86 @@
 /**
  * Helpers of the serialize / deserialize tests (tests/streams_*_test.ts):
  * local databases made and checked with @db/sqlite, stream builders and
- * readers, bucket listings, a byte comparison.
+ * readers, bucket listings, a byte comparison, and the commit log's view
+ * (snapshots, a fast timing, checkpoints).
  */
 
 import assert from "node:assert/strict";
+import { blockCount } from "../src/blocks.ts";
+import {
+  checkpoint,
+  type CheckpointOutcome,
+  coldOpen,
+  DEFAULT_TIMING,
+  readBlocks,
+  runAsync,
+  S3LogStore,
+  type Timing,
+} from "../src/log/mod.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { openLocal } from "./_vfs.ts";
+
+/** Short periods a test can wait out: G 1 s, W 2 s, R 6 s, X 2 s, M 1 s (as tests/log_s3_test.ts). */
+export const FAST: Timing = {
+  ...DEFAULT_TIMING,
+  graceMs: 1000,
+  maxCommitLagMs: 2000,
+  keepHistoryMs: 6000,
+  maxStageAgeMs: 2000,
+  marginMs: 1000,
+};
+
+/** The database at `prefix` as a fresh process sees it: its txid and all its bytes (null: absent). */
+export async function snapshotOf(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ head: number; bytes: Uint8Array } | null> {
+  const store = new S3LogStore(client, bucket);
+  const st = await runAsync(coldOpen(prefix), store);
+  if (!st) return null;
+  const n = blockCount(st.size, st.config.blockSize);
+  const blocks = await runAsync(readBlocks(st, Array.from({ length: n }, (_, i) => i)), store);
+  return { head: st.head, bytes: concat(blocks) };
+}
+
+/** Waits out the grace period of a FAST database (3.5 s), then checkpoints it. */
+export async function checkpointSoon(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<CheckpointOutcome> {
+  await new Promise((r) => setTimeout(r, 3500));
+  const store = new S3LogStore(client, bucket);
+  const st = await runAsync(coldOpen(prefix), store);
+  assert(st, `no database at ${prefix}`);
+  return await runAsync(checkpoint(prefix, st.config), store);
+}
+
+/** The concatenation of the base blocks `<prefix>/<10 digits>` (what Python serializes). */
+export async function baseBytes(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const e of client.list(bucket, { prefix: `${prefix}/` })) {
+    const got = await client.get(bucket, e.key);
+    if (got.status === "ok") parts.push(got.body);
+  }
+  return concat(parts);
+}
+
+/** Concatenates byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
 
 /** Runs `sql` (one or more statements) on the local database file `path`, with @db/sqlite. */
 export function execLocal(path: string, sql: string): void {
@@ -65,13 +139,7 @@ export async function collect(
     parts.push(c);
     chunks.push(c.length);
   }
-  const bytes = new Uint8Array(chunks.reduce((a, b) => a + b, 0));
-  let o = 0;
-  for (const p of parts) {
-    bytes.set(p, o);
-    o += p.length;
-  }
-  return { bytes, chunks };
+  return { bytes: concat(parts), chunks };
 }
 
 /** Every object of the bucket whose key starts with `prefix` (all objects when empty) -> ETag. */

@@ -71,3 +71,29 @@ export async function listKeys(
  * repository so a fresh clone has it).
  */
 export const CHINOOK_PATH: string = new URL("./data/chinook.sqlite", import.meta.url).pathname;
+
+/**
+ * Short protocol periods (docs/protocol.md section 5) for databases a test
+ * creates, so that a checkpoint can fold its commits after a short wait:
+ * grace 1 s, commit lag 2 s, history 6 s, stage age 2 s, margin 1 s.
+ */
+export const FAST_TIMING = {
+  graceMs: 1000,
+  maxCommitLagMs: 2000,
+  keepHistoryMs: 6000,
+  maxStageAgeMs: 2000,
+  marginMs: 1000,
+} as const;
+
+/**
+ * Waits out the grace period of a {@linkcode FAST_TIMING} database and
+ * checkpoints it, so its block objects are the whole database (what Python
+ * sqlite-s3vfs and a byte comparison read). Returns the checkpoint's outcome.
+ */
+export async function settle(vfs: S3VFS, prefix: string): Promise<string> {
+  await new Promise((r) => setTimeout(r, 3500));
+  const outcome = await vfs.checkpoint(prefix);
+  const again = await vfs.checkpoint(prefix);
+  if (again.kind === "folded") throw new Error(`${prefix}: commits left after a checkpoint`);
+  return outcome.kind;
+}

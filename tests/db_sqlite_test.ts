@@ -1,7 +1,8 @@
 /**
  * S3VFS through `@db/sqlite`, the driver applications use:
  * `new Db(vfs.uri(prefix), { flags: OPEN_READWRITE })`, create, insert,
- * query, close, and reopen from a new S3VFS. S3VFS finds the libsqlite3 copy
+ * query, close (each COMMIT one commit object in S3), and reopen read-only
+ * from a new S3VFS. S3VFS finds the libsqlite3 copy
  * `@db/sqlite` loaded (an already loaded copy is preferred), so no
  * DENO_SQLITE_PATH is set here. `@db/sqlite` comes from jsr:@db/sqlite@0.13,
  * else its published source beside the project (scripts/db_sqlite.ts): this
@@ -60,6 +61,16 @@ Deno.test({
       }
       ok(vfs.stats().requests.put > 0, "the data went to S3");
     }
+    // Created (config, checkpoint record) and committed twice (CREATE TABLE, the INSERTs), one
+    // commit object each; no block before a checkpoint, no journal.
+    const keys: string[] = [];
+    for await (const e of b.client.list(b.bucket)) keys.push(e.key);
+    deepEqual(keys, [
+      `${prefix}.s3vfs/checkpoint`,
+      `${prefix}.s3vfs/config`,
+      `${prefix}.s3vfs/log/00000000000000000001`,
+      `${prefix}.s3vfs/log/00000000000000000002`,
+    ]);
     // A new VFS: nothing shared in memory.
     {
       using vfs = testVfs(b.bucket);

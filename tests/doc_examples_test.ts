@@ -53,7 +53,13 @@ Deno.test("deno test --doc: the examples of the public API run against S3", asyn
   equal(passed, expected, `every example ran (${[...files.keys()].join(", ")}):\n${out}`);
   const keys: string[] = [];
   for await (const e of b.client.list(b.bucket, { prefix: "my/path/" })) keys.push(e.key);
-  ok(keys.includes("my/path/cool.sqlite/0000000000"), `the example wrote to S3: ${keys}`);
+  for await (const e of b.client.list(b.bucket, { prefix: "my/path/cool.sqlite.s3vfs/log/" })) {
+    keys.push(e.key);
+  }
+  ok(
+    keys.includes("my/path/cool.sqlite.s3vfs/log/00000000000000000001"),
+    `the example committed to S3: ${keys}`,
+  );
 });
 
 Deno.test("JSDoc examples are never marked ignore", async () => {

@@ -1,11 +1,11 @@
 /**
  * deserialize of bad sources, aborts and S3 failures midway, against real
- * MinIO: nothing half-written is left, an existing database is unchanged,
- * and what cannot be cleaned up is reported.
+ * MinIO: nothing becomes visible (the log's head and bytes are unchanged,
+ * staged chunks are deleted), and every commit outcome other than success is
+ * a clear error.
  */
 
 import assert from "node:assert/strict";
-import { blockKey } from "../src/blocks.ts";
 import { VfsError } from "../src/errors.ts";
 import { deserialize, serialize } from "../src/streams/mod.ts";
 import { freshBucket } from "./_harness.ts";
@@ -16,6 +16,7 @@ import {
   failingStream,
   listing,
   makeDb,
+  snapshotOf,
   withTempDir,
 } from "./_streams.ts";
 
@@ -27,6 +28,8 @@ Deno.test("deserialize: bad sources leave a new prefix empty and an existing one
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
     await deserialize(ctx, "existing.db", original);
     const before = await listing(b.client, b.bucket);
+    const snap = await snapshotOf(b.client, b.bucket, "existing.db");
+    assert.deepStrictEqual(snap?.head, 1);
 
     const notSqlite = new TextEncoder().encode("this is not a database ".repeat(1000));
     const badPage = other.slice();
@@ -89,6 +92,11 @@ Deno.test("deserialize: bad sources leave a new prefix empty and an existing one
         before,
         `${name}: bucket unchanged`,
       );
+      assert.deepStrictEqual(
+        await snapshotOf(b.client, b.bucket, "existing.db"),
+        snap,
+        `${name}: head and bytes unchanged`,
+      );
     }
     // existing target without overwrite: refused before reading, unchanged
     let pulled = 0;
@@ -102,7 +110,7 @@ Deno.test("deserialize: bad sources leave a new prefix empty and an existing one
       () => deserialize(ctx, "existing.db", watched),
       (e: Error) =>
         e instanceof VfsError &&
-        /existing\.db already holds a database \(\d+ blocks\); pass overwrite: true/.test(
+        /existing\.db already holds a database \(\d+ bytes\); pass overwrite: true/.test(
           e.message,
         ),
     );
@@ -137,10 +145,11 @@ async function rejectsWithVfsError(
   assert.fail(`${what}: did not reject`);
 }
 
-Deno.test("deserialize: an abort and an S3 failure midway clean up; a failed final copy is reported as inconsistent", async () => {
+Deno.test("deserialize: an abort and an S3 failure midway delete the staged chunks; a refused commit is a clear error and changes nothing", async () => {
   await withTempDir(async (dir) => {
-    const bytes = await Deno.readFile(makeDb(dir, "a.db", 4096, 2000));
-    // 1) abort while reading the source: cleaned up, the abort reason is thrown
+    const bytes = await Deno.readFile(makeDb(dir, "a.db", 4096, 9000, 1000)); // > 2 staged chunks
+    assert(bytes.length > 9 * 1024 * 1024, `db is ${bytes.length} bytes`);
+    // 1) abort after two chunks were staged: they are deleted, the abort reason is thrown
     {
       await using b = await freshBucket("streams-abort");
       const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096 };
@@ -148,12 +157,12 @@ Deno.test("deserialize: an abort and an S3 failure midway clean up; a failed fin
       let sent = 0;
       const src = new ReadableStream<Uint8Array>({
         async pull(c): Promise<void> {
-          if (sent >= 100_000) {
+          if (sent >= 9 * 1024 * 1024) {
             ac.abort(new Error("user gave up"));
             await new Promise((r) => setTimeout(r, 10));
           }
-          c.enqueue(bytes.slice(sent, sent + 8192));
-          sent += 8192;
+          c.enqueue(bytes.slice(sent, sent + 65536));
+          sent += 65536;
         },
       });
       await assert.rejects(
@@ -162,12 +171,12 @@ Deno.test("deserialize: an abort and an S3 failure midway clean up; a failed fin
       );
       assert.deepStrictEqual((await listing(b.client, b.bucket)).size, 0);
     }
-    // 2) the 10th block PUT is refused: the blocks written are deleted
+    // 2) the second chunk PUT is refused: the chunks staged are deleted, nothing is left
     {
       let puts = 0;
       const failingFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
         const req = input instanceof Request ? input : new Request(input, init);
-        if (req.method === "PUT" && /\/\d{10}$/.test(new URL(req.url).pathname) && ++puts === 10) {
+        if (req.method === "PUT" && /\/stage\//.test(new URL(req.url).pathname) && ++puts === 2) {
           return Promise.resolve(
             new Response("<Error><Code>AccessDenied</Code><Message>nope</Message></Error>", {
               status: 403,
@@ -180,40 +189,43 @@ Deno.test("deserialize: an abort and an S3 failure midway clean up; a failed fin
       const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 4 };
       const err = await rejectsWithVfsError(
         () => deserialize(ctx, "f.db", bytes),
-        /AccessDenied/,
+        /403/,
         "PUT failure",
       );
       assert.match(err.message, /nothing was left under/);
+      assert(puts >= 2, `stage PUTs: ${puts}`);
       assert.deepStrictEqual((await listing(b.client, b.bucket)).size, 0);
     }
-    // 3) overwrite whose final server-side copy fails: reported as INCONSISTENT, staged copy kept
+    // 3) an overwrite whose commit PUT is refused: "not applied", the database unchanged
     {
-      let copies = 0;
-      const failingCopy = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      let refuse = false;
+      const failingCommit = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
         const req = input instanceof Request ? input : new Request(input, init);
-        if (req.headers.get("x-amz-copy-source") && ++copies === 5) {
+        if (refuse && req.method === "PUT" && /\/log\/\d{20}$/.test(new URL(req.url).pathname)) {
           return Promise.resolve(
-            new Response("<Error><Code>AccessDenied</Code><Message>no copy</Message></Error>", {
+            new Response("<Error><Code>AccessDenied</Code><Message>no</Message></Error>", {
               status: 403,
             }),
           );
         }
         return fetch(input, init);
       };
-      await using b = await freshBucket("streams-copyfail", { fetch: failingCopy });
+      await using b = await freshBucket("streams-commitfail", { fetch: failingCommit });
       const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 2 };
-      await deserialize(ctx, "c.db", bytes);
-      const newer = bytes.slice();
+      const small = bytes.subarray(0, 4096 * 40).slice();
+      small[28] = 0, small[29] = 0, small[30] = 0, small[31] = 40; // header page count: 40
+      await deserialize(ctx, "c.db", small);
+      const snap = await snapshotOf(b.client, b.bucket, "c.db");
+      const newer = small.slice();
       newer[60] ^= 1; // user_version differs: block 0 differs
+      refuse = true;
       await rejectsWithVfsError(
         () => deserialize(ctx, "c.db", newer, { overwrite: true }),
-        /INCONSISTENT.*still staged under s3:\/\/[^/]+\/c\.db\.s3vfs-staging-/,
-        "copy failure",
+        /c\.db was not applied: PUT 403; retry the deserialize/,
+        "commit refused",
       );
-      // block 0 was not replaced (it goes last)
-      const b0 = await b.client.get(b.bucket, blockKey("c.db", 0));
-      assert(b0.status === "ok");
-      assertBytes((b0 as { body: Uint8Array }).body, bytes.subarray(0, 4096), "old block 0 kept");
+      assert.deepStrictEqual(await snapshotOf(b.client, b.bucket, "c.db"), snap, "unchanged");
+      assertBytes((await collect(serialize(ctx, "c.db"))).bytes, small, "old content kept");
     }
   });
 });

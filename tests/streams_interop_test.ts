@@ -1,8 +1,10 @@
 /**
  * Interop with the Python sqlite-s3vfs (run with `deno task test tests/streams_interop_test.ts`):
- * databases stored by Python's `S3VFS.deserialize_iter` serialize byte-identically here,
- * and databases stored here serialize byte-identically through Python's `serialize_iter`
- * (and pass `PRAGMA integrity_check` through Python's VFS). Needs the Python
+ * databases stored by Python's `S3VFS.deserialize_iter` (no companion objects:
+ * txid 0) serialize byte-identically here, and databases stored here (one
+ * commit in the log) serialize byte-identically through Python's
+ * `serialize_iter` once a checkpoint has folded the log into the block
+ * layout (and pass `PRAGMA integrity_check` through Python's VFS). Needs the Python
  * sqlite-s3vfs, which `deno task test` installs (tests/_python.ts); fails
  * (does not skip) without it.
  */
@@ -13,7 +15,7 @@ import type { S3Client } from "../src/s3/client.ts";
 import { deserializeFromFile, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import { INSTALL_HINT, PYTHON } from "./_python.ts";
-import { execLocal } from "./_streams.ts";
+import { checkpointSoon, execLocal, FAST, snapshotOf } from "./_streams.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 
 const TOOL = new URL("./py/s3vfs_tool.py", import.meta.url).pathname;
@@ -111,6 +113,8 @@ Deno.test("streams interop with Python: stored by Python's deserialize_iter -> s
           blockCount(original.length, blockSize),
           "Python's block count",
         );
+        assert.equal(await countObjects(b.client, b.bucket, prefix + ".s3vfs/"), 0);
+        assert.equal((await snapshotOf(b.client, b.bucket, prefix))?.head, 0, "txid 0");
         // our block size option does not matter for reading: the stored layout is read as is
         const ctx = { client: b.client, bucket: b.bucket, blockSize: 65536 };
         assertSameBytes(
@@ -121,6 +125,7 @@ Deno.test("streams interop with Python: stored by Python's deserialize_iter -> s
         const out = `${dir}/out.db`;
         await serializeToFile(ctx, prefix, out);
         assertSameBytes(await Deno.readFile(out), original, `${db.name} / ${blockSize} to file`);
+        assert.equal(await countObjects(b.client, b.bucket, prefix + ".s3vfs/"), 0, "read only");
       }
     }
   } finally {
@@ -128,26 +133,37 @@ Deno.test("streams interop with Python: stored by Python's deserialize_iter -> s
   }
 });
 
-Deno.test("streams interop with Python: stored here -> Python's serialize_iter byte-identical, integrity ok through its VFS", async () => {
+Deno.test("streams interop with Python: stored here, checkpointed -> Python's serialize_iter byte-identical, integrity ok through its VFS", async () => {
   await using b = await freshBucket("interop-deno-to-py");
   const dir = await Deno.makeTempDir({ prefix: "s3vfs-interop-" });
   try {
-    for (const db of databases(dir)) {
+    const dbs = databases(dir).map((db) => ({
+      ...db,
+      prefix: `from-deno/${db.name}-${db.denoBlock}`,
+    }));
+    for (const db of dbs) {
+      const ctx = { client: b.client, bucket: b.bucket, blockSize: db.denoBlock, timing: FAST };
+      assert.equal((await deserializeFromFile(ctx, db.prefix, db.path)).txid, 1);
+      assert.equal(await countObjects(b.client, b.bucket, db.prefix + "/"), 0, "in the log only");
+    }
+    // after the grace period, a checkpoint folds each log into Python's block layout
+    const folded = await Promise.all(
+      dbs.map((db) => checkpointSoon(b.client, b.bucket, db.prefix)),
+    );
+    assert.deepStrictEqual(folded.map((f) => f.kind), dbs.map(() => "folded"));
+    for (const db of dbs) {
       const original = await Deno.readFile(db.path);
-      for (const blockSize of [db.denoBlock]) {
-        const prefix = `from-deno/${db.name}-${blockSize}`;
-        const ctx = { client: b.client, bucket: b.bucket, blockSize };
-        await deserializeFromFile(ctx, prefix, db.path);
-        const out = `${dir}/py-out.db`;
-        await py("serialize", b.bucket, prefix, String(blockSize), out);
-        assertSameBytes(await Deno.readFile(out), original, `${db.name} / ${blockSize} via Python`);
-        const [verdict] = (await py("integrity", b.bucket, prefix, String(blockSize))).split(" ");
-        assert.equal(
-          verdict,
-          "ok",
-          `${db.name} / ${blockSize}: integrity_check through Python's S3VFS`,
-        );
-      }
+      const out = `${dir}/py-out.db`;
+      await py("serialize", b.bucket, db.prefix, String(db.denoBlock), out);
+      assertSameBytes(
+        await Deno.readFile(out),
+        original,
+        `${db.name} / ${db.denoBlock} via Python`,
+      );
+      const [verdict] = (await py("integrity", b.bucket, db.prefix, String(db.denoBlock))).split(
+        " ",
+      );
+      assert.equal(verdict, "ok", `${db.name} / ${db.denoBlock}: integrity_check through Python`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,10 +2,14 @@
  * Request budgets: what common operations cost in S3 requests, counted by
  * `vfs.stats()` after `vfs.resetStats()`. The counts are deterministic
  * (one connection, one process, fixed data), so most are asserted exactly;
- * each is also printed (`budget: ...` lines) for the docs.
+ * each is also printed (`budget: ...` lines) for the docs. The commit-log
+ * protocol (docs/protocol.md section 11): a read transaction costs one GET
+ * when nothing changed; a single-row commit 1 GET + 1 PUT in 2 round trips.
  *
  * Settings unless noted: DELETE journal mode, 4096-byte pages and blocks,
- * default cache (64 MiB) and read-ahead (4 doubling to 64 blocks).
+ * default cache (64 MiB) and read-ahead (4 doubling to 64 blocks). Databases
+ * read by the scans are checkpointed first (their data in the block objects,
+ * the steady state); one test reads a database whose data is still in the log.
  */
 
 import { equal, ok } from "node:assert/strict";
@@ -13,7 +17,7 @@ import type { VfsStats } from "../src/vfs/stats.ts";
 import type { S3VFS } from "../src/vfs/vfs.ts";
 import type { S3VFSOptions } from "../src/vfs/options.ts";
 import { freshBucket, type TestBucket } from "./_harness.ts";
-import { listKeys, openDb, testVfs } from "./_vfs.ts";
+import { FAST_TIMING, openDb, settle, testVfs } from "./_vfs.ts";
 
 type Db = ReturnType<typeof openDb>;
 const ROWS = 10_000;
@@ -47,11 +51,29 @@ function create(vfs: S3VFS, prefix: string): Db {
   return db;
 }
 
-async function setup(b: TestBucket, prefix: string, opts: S3VFSOptions = {}): Promise<number> {
-  using vfs = testVfs(b.bucket, opts);
+/** Non-empty block objects under `prefix/` (tombstones are empty). */
+async function blockCount(b: TestBucket, prefix: string): Promise<number> {
+  let n = 0;
+  for await (const e of b.client.list(b.bucket, { prefix: `${prefix}/` })) if (e.size > 0) n++;
+  return n;
+}
+
+/** Creates the database, checkpoints it (unless `inLog`); returns its number of blocks. */
+async function setup(
+  b: TestBucket,
+  prefix: string,
+  opts: S3VFSOptions = {},
+  inLog = false,
+): Promise<number> {
+  using vfs = testVfs(b.bucket, { timing: FAST_TIMING, ...opts });
   const db = create(vfs, prefix);
+  const pages = Number(db.prepare("PRAGMA page_count").values()[0][0]);
   db.close();
-  return (await listKeys(b.client, b.bucket, prefix)).length;
+  if (!inLog) {
+    await settle(vfs, prefix);
+    equal(await blockCount(b, prefix), pages, "checkpointed: one block per page");
+  }
+  return pages;
 }
 
 /** 50 ids from a fixed-seed LCG. */
@@ -63,42 +85,26 @@ function randomIds(n: number, seed: number): number[] {
   });
 }
 
-Deno.test("S3VFS requests: create + 10k-row insert, then one single-row INSERT on a warm connection", async () => {
+Deno.test("S3VFS requests: create + 10k-row insert, then one single-row INSERT is 1 GET + 1 PUT", async () => {
   await using b = await freshBucket("budget-insert");
   const prefix = "budget/insert.sqlite";
   using vfs = testVfs(b.bucket);
   const db = create(vfs, prefix);
   try {
     const r0 = show(`create table + ${ROWS}-row insert (one transaction, new database)`, vfs);
-    const blocks = (await listKeys(b.client, b.bucket, prefix)).length;
-    console.log(`budget: the database is ${blocks} blocks`);
-    // Nothing is read back; the one GET is a new shared lock on the still
-    // EMPTY database checking (404) whether another process created it.
-    equal(r0.getConditional, 0, "a new database is never read back");
-    equal(r0.get, 1, "one existence check of block 0 while the database is empty");
-    equal(r0.list, 2, "one LIST for the database, one for the journal");
-    equal(r0.put, blocks + 1, "every database block once, plus the journal's single block");
-    equal(r0.delete, 1, "the journal's block 0 (the commit point)");
-    equal(r0.deleteMany + r0.head, 0);
+    // Config, checkpoint record, one commit object; the rest is looking for the database.
+    equal(r0.put, 3, "config, checkpoint record and the one commit object");
+    equal(r0.delete + r0.deleteMany, 0, "nothing is ever deleted on the commit path");
+    equal(await blockCount(b, prefix), 0, "blocks are written by checkpoints, not commits");
 
     for (let round = 0; round < 3; round++) {
       vfs.resetStats();
       db.run("INSERT INTO t (v) VALUES (?)", `single ${round}`);
       const r = show(`single-row INSERT transaction on a warm connection (#${round + 1})`, vfs);
-      equal(r.getConditional, 1, "one conditional GET (revalidation)");
-      equal(r.notModified, 1);
-      equal(r.get, 0);
-      equal(r.list, 0);
-      equal(r.head, 0);
-      ok(r.put <= 6, `puts ${r.put}`);
-      ok(r.delete + r.deleteMany <= 2, `deletes ${r.delete} + ${r.deleteMany}`);
-      // Observed (deterministic for this data): 3 journal blocks (header + 2 page
-      // records) + 2 database blocks (the leaf and page 1); journal block 0 deleted
-      // first (the commit point), then blocks 1-2 in one DeleteObjects.
-      equal(r.put, 5);
-      equal(r.delete, 1);
-      equal(r.deleteMany, 1);
-      equal(r.total, 8);
+      equal(r.get, 1, "the snapshot check: GET of the next commit, 404");
+      equal(r.put, 1, "the commit object, create-only");
+      equal(r.total, 2);
+      equal(vfs.stats().roundTrips, 2, "2 sequential round trips before COMMIT returns");
     }
     equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS + 3);
   } finally {
@@ -106,7 +112,33 @@ Deno.test("S3VFS requests: create + 10k-row insert, then one single-row INSERT o
   }
 });
 
-Deno.test("S3VFS requests: a warm point query is one conditional GET, none in EXCLUSIVE locking mode", async () => {
+Deno.test("S3VFS requests: after another process's single-row commit, a reader makes 2 GETs and fetches no block", async () => {
+  await using b = await freshBucket("budget-other");
+  const prefix = "budget/other.sqlite";
+  await setup(b, prefix);
+  using reader = testVfs(b.bucket);
+  using writer = testVfs(b.bucket);
+  const r = openDb(reader, prefix);
+  const w = openDb(writer, prefix);
+  try {
+    r.prepare("SELECT sum(length(v)) FROM t").values(); // warm: every block cached
+    w.run("UPDATE t SET v = 'changed' WHERE id = 5000");
+    reader.resetStats();
+    equal(r.prepare("SELECT v FROM t WHERE id = 5000").values()[0][0], "changed");
+    const q = show("a warm reader's point query after another process's single-row commit", reader);
+    equal(q.get, 2, "the new commit (with its blocks) and the 404 after it");
+    equal(q.total, 2, "no GET of a block the commit did not touch");
+    equal(
+      JSON.stringify(r.prepare("PRAGMA integrity_check").values()),
+      JSON.stringify([["ok"]]),
+    );
+  } finally {
+    r.close();
+    w.close();
+  }
+});
+
+Deno.test("S3VFS requests: a warm point query is one GET, none in EXCLUSIVE locking mode", async () => {
   await using b = await freshBucket("budget-point");
   const prefix = "budget/point.sqlite";
   await setup(b, prefix);
@@ -118,11 +150,10 @@ Deno.test("S3VFS requests: a warm point query is one conditional GET, none in EX
     equal(db.prepare("SELECT v FROM t WHERE id = ?").values(4321).length, 1);
     let r = show("warm point query", vfs);
     equal(r.total, 1);
-    equal(r.getConditional, 1);
-    equal(r.notModified, 1);
+    equal(r.get, 1, "the snapshot check (404)");
 
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    db.prepare("SELECT v FROM t WHERE id = 1").values(); // takes the lock (one more revalidation)
+    db.prepare("SELECT v FROM t WHERE id = 1").values(); // takes the lock (one more check)
     vfs.resetStats();
     for (const id of randomIds(50, 7)) {
       equal(db.prepare("SELECT v FROM t WHERE id = ?").values(id).length, 1);
@@ -145,10 +176,10 @@ Deno.test("S3VFS requests: a cold SELECT count(*) reads each block at most once,
     equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS);
     const r = show(`cold SELECT count(*) after the open (new VFS, ${blocks} blocks)`, vfs);
     const s = vfs.stats();
-    ok(r.list <= 2, `lists ${r.list}`);
+    equal(r.list, 0, "the open listed the log already");
     ok(
-      r.get <= blocks,
-      `gets ${r.get} > blocks ${blocks}: read-ahead fetched past the end or twice`,
+      r.get <= blocks + 1,
+      `gets ${r.get} > blocks ${blocks} + the snapshot check: read-ahead fetched past the end or twice`,
     );
     ok(s.cache.prefetchUsed > 0, "read-ahead was used by the scan");
     equal(r.put + r.delete + r.deleteMany, 0);
@@ -166,8 +197,26 @@ Deno.test("S3VFS requests: open + cold SELECT count(*) from a new VFS, all reque
   try {
     equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS);
     const r = show(`open + cold SELECT count(*) (new VFS, ${blocks} blocks)`, vfs);
-    ok(r.list <= 2, `lists ${r.list}`);
-    ok(r.get <= blocks, `gets ${r.get} > blocks ${blocks}`);
+    equal(r.list, 1, "the log after the checkpoint");
+    // The open: config + checkpoint record, the LIST, the checkpoint record again (3 round
+    // trips); the first read transaction's snapshot check; then each block once.
+    ok(r.get <= blocks + 5, `gets ${r.get} > blocks ${blocks} + 5`);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("S3VFS requests: open + cold SELECT count(*) of a database still in the log", async () => {
+  await using b = await freshBucket("budget-cold-log");
+  const prefix = "budget/cold-log.sqlite";
+  const blocks = await setup(b, prefix, {}, true);
+  using vfs = testVfs(b.bucket);
+  const db = openDb(vfs, prefix);
+  try {
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS);
+    const r = show(`open + cold SELECT count(*), data in the log (${blocks} blocks)`, vfs);
+    equal(r.list, 1);
+    ok(r.get <= blocks + 5, `gets ${r.get} > blocks ${blocks} + 5 (ranged GETs of the commit)`);
   } finally {
     db.close();
   }
@@ -215,17 +264,17 @@ Deno.test("S3VFS requests: a second full scan is served by the cache; a tiny cac
       const first = db.prepare(scan).values();
       const r1 = show(`first full scan, ${label}`, vfs);
       ok(vfs.stats().cache.prefetchUsed > 0, "the scan used read-ahead");
-      if (cacheBytes === undefined) ok(r1.get <= blocks, `gets ${r1.get} > ${blocks} blocks`);
+      if (cacheBytes === undefined) {
+        ok(r1.get <= blocks + 5, `gets ${r1.get} > ${blocks} blocks + the open's`);
+      }
       vfs.resetStats();
       equal(JSON.stringify(db.prepare(scan).values()), JSON.stringify(first));
       const r2 = show(`second full scan, ${label}`, vfs);
-      equal(r2.getConditional, 1);
-      equal(r2.notModified, 1);
       if (cacheBytes === undefined) {
-        equal(r2.get, 0, "all blocks from the cache");
+        equal(r2.get, 1, "the snapshot check only: all blocks from the cache");
         equal(r2.total, 1);
       } else {
-        ok(r2.get > 0, "a 64 KiB cache cannot hold the table: blocks are fetched again");
+        ok(r2.get > 1, "a 64 KiB cache cannot hold the table: blocks are fetched again");
         ok(vfs.stats().cache.evictions > 0);
       }
     } finally {
@@ -261,8 +310,8 @@ Deno.test("S3VFS requests: with a small or no cache, read-ahead fetches no more 
   for (const cacheBytes of [64 * 1024, 0]) {
     const withRa = gets[`full scan, cacheBytes ${cacheBytes}, readAhead default`];
     const without = gets[`full scan, cacheBytes ${cacheBytes}, readAhead false`];
-    // (+ block 0 again at each new transaction when nothing is cached)
-    ok(without <= blocks + 4, `without read-ahead: ${without} GETs for ${blocks} blocks`);
+    // (+ the snapshot check of each transaction)
+    ok(without <= blocks + 7, `without read-ahead: ${without} GETs for ${blocks} blocks`);
     ok(
       withRa <= without,
       `cacheBytes ${cacheBytes}: read-ahead made ${withRa} GETs where reading without it made ${without} ` +

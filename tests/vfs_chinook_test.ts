@@ -2,9 +2,13 @@
  * A real database: Chinook (the sample music store, 1 MB, 4096-byte pages)
  * uploaded block by block (`blockKey(prefix, i)`, as sqlite-s3vfs lays it
  * out), opened through S3VFS and queried; every answer must equal the same
- * query on the local file (default VFS, read-only). Then a write (UPDATE +
- * INSERT) done both through S3VFS and on a local copy: integrity_check ok,
- * the same answers, the same bytes, also from a new S3VFS.
+ * query on the local file (default VFS, read-only), and reading creates or
+ * rewrites no object. Then a write (UPDATE + INSERT) done both through S3VFS
+ * and on a local copy: integrity_check ok, the same answers, also from a new
+ * S3VFS; the write is one commit object (the database is adopted: config and
+ * checkpoint record) and leaves the blocks untouched; after a checkpoint
+ * ({@linkcode settle}) the blocks hold the same bytes as the local copy and
+ * there is no journal or other object in S3.
  *
  * The file: env `S3VFS_CHINOOK`, else tests/data/chinook.sqlite.
  */
@@ -14,7 +18,15 @@ import { fileURLToPath } from "node:url";
 import { blockKey } from "../src/blocks.ts";
 import { mapLimit } from "../src/s3/retry.ts";
 import { freshBucket, type TestBucket } from "./_harness.ts";
-import { type Database, listKeys, openDb, openLocal, testVfs } from "./_vfs.ts";
+import {
+  type Database,
+  FAST_TIMING,
+  listKeys,
+  openDb,
+  openLocal,
+  settle,
+  testVfs,
+} from "./_vfs.ts";
 
 const CANDIDATES = [
   Deno.env.get("S3VFS_CHINOOK"),
@@ -110,6 +122,15 @@ async function upload(
   return n;
 }
 
+/** Every object of the bucket: key, size and ETag. */
+async function objects(b: TestBucket): Promise<{ key: string; size: number; etag: string }[]> {
+  const out: { key: string; size: number; etag: string }[] = [];
+  for await (const e of b.client.list(b.bucket)) {
+    out.push({ key: e.key, size: e.size, etag: e.etag });
+  }
+  return out;
+}
+
 /** The blocks of `prefix` concatenated. */
 async function download(b: TestBucket, prefix: string): Promise<Uint8Array> {
   const keys = await listKeys(b.client, b.bucket, prefix);
@@ -155,11 +176,13 @@ for (const blockSize of [4096, 4097, 65536]) {
     ok(expected.topArtistsByTracks.length === 10);
     deepEqual(expected.topArtistsByTracks[0], ["Iron Maiden", 213]);
 
+    const uploaded = await objects(b);
     {
-      using vfs = testVfs(b.bucket, { blockSize });
+      using vfs = testVfs(b.bucket, { blockSize, timing: FAST_TIMING });
       const db = openDb(vfs, prefix);
       try {
         for (const [k, rows] of Object.entries(answers(db))) deepEqual(rows, expected[k], k);
+        deepEqual(await objects(b), uploaded, "reading created or rewrote nothing");
         equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
         deepEqual(db.prepare("PRAGMA page_count").values(), [[original.length / 4096]]);
         console.log(
@@ -179,6 +202,23 @@ for (const blockSize of [4096, 4097, 65536]) {
         db.close();
       }
     }
+    // The write adopted the database and is one commit object; the blocks are untouched.
+    const afterWrite = await objects(b);
+    deepEqual(
+      afterWrite.filter((o) => o.key.startsWith(prefix + "/")),
+      uploaded,
+      "blocks untouched before a checkpoint",
+    );
+    const companions = afterWrite.filter((o) => !o.key.startsWith(prefix + "/")).map((o) => o.key);
+    deepEqual(
+      companions.filter((k) => !k.startsWith(`${prefix}.s3vfs/stage/`)),
+      [
+        `${prefix}.s3vfs/checkpoint`,
+        `${prefix}.s3vfs/config`,
+        `${prefix}.s3vfs/log/00000000000000000001`,
+      ],
+      "config, checkpoint record, one commit object (and staged chunks of a big commit)",
+    );
     const localPath = await writeTemp(original);
     try {
       const local = openLocal(localPath);
@@ -210,6 +250,8 @@ for (const blockSize of [4096, 4097, 65536]) {
       } finally {
         db.close();
       }
+      // Checkpointed: the blocks are the database, byte for byte.
+      equal(await settle(vfs, prefix), "folded");
       const remote = await download(b, prefix);
       const localBytes = await Deno.readFile(localPath);
       equal(remote.length, localBytes.length, "file size");
@@ -218,7 +260,12 @@ for (const blockSize of [4096, 4097, 65536]) {
         -1,
         "the S3 blocks hold the same bytes as the local copy",
       );
-      deepEqual(await listKeys(b.client, b.bucket, prefix + "-journal"), [], "no journal left");
+      const all = (await objects(b)).map((o) => o.key);
+      deepEqual(
+        all.filter((k) => !k.startsWith(prefix + "/") && !k.startsWith(prefix + ".s3vfs/")),
+        [],
+        "nothing but blocks and companions (no journal)",
+      );
     } finally {
       await Deno.remove(localPath);
     }

@@ -7,11 +7,18 @@
  *   integrity_check ok, the block objects are the plain file cut into
  *   `<prefix>/<10-digit index>` blocks (and a local copy of their
  *   concatenation is a database giving the same results), and reading from
- *   Deno rewrites none of them (ETags unchanged). Deno then appends rows and
- *   Python reads them back.
- * - Deno writes, Python reads: the same results, Python's integrity_check
- *   ok, the same bytes (sha256 of Python's serialize_iter = sha256 of the
- *   blocks). Python then appends rows and a new S3VFS reads them back.
+ *   Deno neither rewrites any of them (ETags unchanged) nor creates anything
+ *   (no `<prefix>.s3vfs/` companion objects). Deno then appends rows: that
+ *   adopts the database (config, checkpoint record, one commit object) and
+ *   leaves the blocks untouched until a checkpoint; after one
+ *   ({@linkcode settle}) the blocks are the new file and Python reads the
+ *   rows back.
+ * - Deno writes, Python reads: commits write no block; after a checkpoint
+ *   the blocks are the plain file and Python gets the same results, an ok
+ *   integrity_check and the same bytes (sha256 of Python's serialize_iter =
+ *   sha256 of the blocks). The database is then handed to Python for writing
+ *   as docs/protocol.md section 10 says (checkpointed, companion objects
+ *   removed); Python appends rows and a new S3VFS reads them back.
  *
  * Page / block sizes 4096/4096, 4096/4097, 65536/4097 and 65536/65536 (the
  * reference implementation makes one or two requests per block per write, a
@@ -25,7 +32,7 @@ import { blockKey } from "../src/blocks.ts";
 import { mapLimit } from "../src/s3/retry.ts";
 import { freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
 import { plain, py, type PyRead, QUERIES, requirePython } from "./_python.ts";
-import { type Database, openDb, openLocal, testVfs } from "./_vfs.ts";
+import { type Database, FAST_TIMING, openDb, openLocal, settle, testVfs } from "./_vfs.ts";
 
 const CASES = [
   { pageSize: 4096, blockSize: 4096 },
@@ -120,25 +127,37 @@ async function entries(b: TestBucket, prefix: string): Promise<Entry[]> {
   return out;
 }
 
-/** The objects under `prefix` are exactly blocks 0..n-1 of a `fileSize` file; returns them. */
+/**
+ * The objects under `prefix/` are exactly blocks 0..n-1 of a `fileSize` file
+ * (full but the last), possibly followed by 0-byte tombstones; no journal is
+ * left under `<prefix>-journal/` (Python keeps its journal there while a
+ * transaction runs; S3VFS never stores one). Returns the non-empty blocks.
+ */
 async function checkLayout(
   b: TestBucket,
   prefix: string,
   blockSize: number,
   fileSize: number,
 ): Promise<Entry[]> {
-  const es = await entries(b, prefix);
+  const all = await entries(b, prefix);
+  const es = all.filter((e) => e.size > 0);
   const n = Math.ceil(fileSize / blockSize);
   deepEqual(
-    es.map((e) => e.key),
-    Array.from({ length: n }, (_, i) => blockKey(prefix, i)),
+    all.map((e) => e.key),
+    Array.from({ length: all.length }, (_, i) => blockKey(prefix, i)),
     `${prefix} keys`,
   );
+  equal(es.length, n, `${prefix}: non-empty blocks`);
   es.forEach((e, i) => {
     equal(e.size, i < n - 1 ? blockSize : fileSize - (n - 1) * blockSize, `size of ${e.key}`);
   });
   deepEqual(await entries(b, prefix + "-journal"), [], "no journal left behind");
   return es;
+}
+
+/** Keys of the companion objects of `prefix` (`<prefix>.s3vfs/...`). */
+async function companions(b: TestBucket, prefix: string): Promise<string[]> {
+  return (await entries(b, prefix + ".s3vfs")).map((e) => e.key);
 }
 
 /** The blocks concatenated (one GET each). */
@@ -200,6 +219,7 @@ Deno.test("S3VFS interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, 
   )) as PyRead[];
 
   const afterDeno: unknown[][][][] = [];
+  const pageCounts: number[] = [];
   for (const [n, c] of CASES.entries()) {
     await t.step(label(c), async () => {
       const prefix = prefixOf(c);
@@ -237,25 +257,48 @@ Deno.test("S3VFS interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, 
           db.close();
         }
       }
-      // Reading rewrote nothing: same keys, sizes and ETags.
+      // Reading rewrote nothing (same keys, sizes and ETags) and created nothing.
       deepEqual(await entries(b, prefix), before, "objects unchanged by reading");
+      deepEqual(await companions(b, prefix), [], "no companion object after reading");
 
-      // Deno appends to the Python-made database.
+      // Deno appends to the Python-made database: it adopts it (config, checkpoint record at
+      // txid 0) and commits once; the blocks stay as Python wrote them until a checkpoint.
       {
-        using vfs = testVfs(b.bucket, { blockSize: c.blockSize });
+        using vfs = testVfs(b.bucket, { blockSize: c.blockSize, timing: FAST_TIMING });
         const db = openDb(vfs, prefix);
         try {
           denoAppend(db);
           equal(integrity(db), "ok");
           afterDeno[n] = runQueries(db);
           const [[pc]] = db.prepare("PRAGMA page_count").values();
-          await checkLayout(b, prefix, c.blockSize, Number(pc) * c.pageSize);
+          pageCounts[n] = Number(pc);
         } finally {
           db.close();
         }
       }
+      deepEqual(await companions(b, prefix), [
+        `${prefix}.s3vfs/checkpoint`,
+        `${prefix}.s3vfs/config`,
+        `${prefix}.s3vfs/log/00000000000000000001`,
+      ]);
+      deepEqual(await entries(b, prefix), before, "blocks untouched by the commit");
     });
   }
+
+  // Checkpoint every database (one wait): the blocks are then Deno's new file.
+  await t.step("checkpointed: the blocks are the appended file", async () => {
+    using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
+    deepEqual(
+      await Promise.all(CASES.map((c) => settle(vfs, prefixOf(c)))),
+      CASES.map(() => "folded"),
+    );
+    for (const [n, c] of CASES.entries()) {
+      const es = await checkLayout(b, prefixOf(c), c.blockSize, pageCounts[n] * c.pageSize);
+      const local = await localResults(await concat(b, es));
+      equal(local.integrity, "ok");
+      deepEqual(local.results, afterDeno[n], `local copy of the blocks, ${label(c)}`);
+    }
+  });
 
   // Python reads what Deno appended.
   const back = (await Promise.all(
@@ -276,10 +319,10 @@ Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, 
     `deno/p${c.pageSize}-b${c.blockSize}.sqlite`;
 
   const fromDeno: { results: unknown[][][]; sha256: string; pageCount: number }[] = [];
-  for (const c of CASES) {
+  for (const [n, c] of CASES.entries()) {
     await t.step(`Deno writes, ${label(c)}`, async () => {
       const prefix = prefixOf(c);
-      using vfs = testVfs(b.bucket, { blockSize: c.blockSize });
+      using vfs = testVfs(b.bucket, { blockSize: c.blockSize, timing: FAST_TIMING });
       const db = openDb(vfs, prefix);
       try {
         denoFill(db, c.pageSize);
@@ -289,17 +332,37 @@ Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, 
         ).values();
         equal(pageSize, c.pageSize);
         ok(Number(pageCount) >= 5, `page_count ${pageCount}`);
-        const es = await checkLayout(b, prefix, c.blockSize, Number(pageCount) * c.pageSize);
-        fromDeno.push({
-          results: runQueries(db),
-          sha256: await sha256(await concat(b, es)),
-          pageCount: Number(pageCount),
-        });
+        fromDeno[n] = { results: runQueries(db), sha256: "", pageCount: Number(pageCount) };
       } finally {
         db.close();
       }
+      // Commits are commit objects only: no block is written before a checkpoint.
+      deepEqual(await entries(b, prefix), [], "no block before a checkpoint");
+      ok((await companions(b, prefix)).includes(`${prefix}.s3vfs/log/00000000000000000001`));
     });
   }
+
+  // Checkpoint every database (one wait): the blocks are then the plain file.
+  await t.step("checkpointed: the blocks are the file", async () => {
+    using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
+    deepEqual(
+      await Promise.all(CASES.map((c) => settle(vfs, prefixOf(c)))),
+      CASES.map(() => "folded"),
+    );
+    for (const [n, c] of CASES.entries()) {
+      const es = await checkLayout(
+        b,
+        prefixOf(c),
+        c.blockSize,
+        fromDeno[n].pageCount * c.pageSize,
+      );
+      const bytes = await concat(b, es);
+      fromDeno[n].sha256 = await sha256(bytes);
+      const local = await localResults(bytes);
+      equal(local.integrity, "ok");
+      deepEqual(local.results, fromDeno[n].results, `local copy of the blocks, ${label(c)}`);
+    }
+  });
 
   const fromPy = (await Promise.all(
     CASES.map((c) => py(b.bucket, prefixOf(c), c.blockSize, "readdump")),
@@ -314,6 +377,14 @@ Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, 
     deepEqual(p.results, fromDeno[n].results, `Python's results, ${label(c)}`);
   }
 
+  // Hand the databases to Python for writing (docs/protocol.md section 10): fully
+  // checkpointed above, then the companion objects removed.
+  for (const c of CASES) {
+    const keys = await companions(b, prefixOf(c));
+    ok(keys.length >= 3, `companions of ${prefixOf(c)}: ${keys}`);
+    equal(await b.client.deleteMany(b.bucket, keys), keys.length);
+  }
+
   // Python appends; a new S3VFS sees exactly what it added.
   await Promise.all(CASES.map((c) => py(b.bucket, prefixOf(c), c.blockSize, "append")));
   const pyBlob = new Uint8Array(10240).map((_, i) => i & 0xff); // bytes(range(256)) * 40
@@ -322,7 +393,13 @@ Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, 
       using vfs = testVfs(b.bucket, { blockSize: c.blockSize });
       const db = openDb(vfs, prefixOf(c));
       try {
-        equal(integrity(db), "ok");
+        let check: string;
+        try {
+          check = integrity(db);
+        } catch (e) {
+          throw new Error(`reading Python's append failed: ${e}; cause: ${vfs.lastError}`);
+        }
+        equal(check, "ok");
         const rows = db.prepare("SELECT id, body FROM note WHERE tag = 'py-append' ORDER BY id")
           .values();
         deepEqual(

@@ -1,11 +1,33 @@
 /**
  * Lifecycle: a script that used the VFS exits by itself, even without
  * vfs.close() (the I/O worker never keeps the process alive), and one that
- * closes everything in order exits cleanly too.
+ * closes everything in order exits cleanly too; either way its COMMIT is in
+ * S3 as one commit object (docs/protocol.md section 3), and no journal ever
+ * is (journals are local temporary files).
  */
 
-import { equal, ok } from "node:assert/strict";
-import { freshBucket } from "./_harness.ts";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { freshBucket, type TestBucket } from "./_harness.ts";
+
+/** Every key of the bucket, in order. */
+async function allKeys(b: TestBucket): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const e of b.client.list(b.bucket)) keys.push(e.key);
+  return keys;
+}
+
+/**
+ * What one script that created `prefix` and committed `commits` times left:
+ * the config, the checkpoint record and commit objects 1..commits (no block
+ * is written before a checkpoint, none ran), nothing else (no journal).
+ */
+async function checkCommitted(b: TestBucket, prefix: string, commits: number): Promise<void> {
+  const log = Array.from(
+    { length: commits },
+    (_, i) => `${prefix}.s3vfs/log/${String(i + 1).padStart(20, "0")}`,
+  );
+  deepEqual(await allKeys(b), [`${prefix}.s3vfs/checkpoint`, `${prefix}.s3vfs/config`, ...log]);
+}
 
 async function runScript(
   bucket: string,
@@ -46,6 +68,8 @@ Deno.test("S3VFS lifecycle: a script exits by itself without vfs.close()", async
   equal(r.code, 0, r.out);
   ok(r.out.includes("rows 1"), r.out);
   ok(r.ms < 30_000, `took ${r.ms} ms`);
+  // CREATE TABLE and INSERT: two commits, durable although the VFS was never closed.
+  await checkCommitted(b, "life.sqlite", 2);
 });
 
 Deno.test("S3VFS lifecycle: close connections, then the VFS, then exit", async () => {
@@ -53,6 +77,7 @@ Deno.test("S3VFS lifecycle: close connections, then the VFS, then exit", async (
   const r = await runScript(b.bucket, true);
   equal(r.code, 0, r.out);
   ok(r.out.includes("rows 1"), r.out);
+  await checkCommitted(b, "life.sqlite", 2);
 });
 
 Deno.test("S3VFS makeDefault: opens plain paths through S3, and close() restores the default VFS", async () => {
@@ -77,18 +102,23 @@ Deno.test("S3VFS makeDefault: opens plain paths through S3, and close() restores
     vfs.close();
     console.log("after", name());
   `;
+  // Run in an empty directory with a plain/ subdirectory, where the default VFS would create it.
+  const cwd = await Deno.makeTempDir();
+  await Deno.mkdir(`${cwd}/plain`);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
+    cwd,
     stdout: "piped",
     stderr: "piped",
   }).output();
+  const leftLocally = [...Deno.readDirSync(`${cwd}/plain`)].map((e) => e.name);
+  await Deno.remove(cwd, { recursive: true });
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   equal(out.code, 0, text);
   ok(/default s3vfs-\d+/.test(text), text);
   ok(/after unix/.test(text), text);
-  const keys: string[] = [];
-  for await (const e of b.client.list(b.bucket, { prefix: "plain/default.sqlite/" })) {
-    keys.push(e.key);
-  }
-  ok(keys.length > 0 && keys[0] === "plain/default.sqlite/0000000000", `objects: ${keys}`);
+  // The plain path went to S3: created (config, checkpoint record) and CREATE TABLE committed
+  // as commit object 1; nothing local, no journal in S3.
+  await checkCommitted(b, "plain/default.sqlite", 1);
+  deepEqual(leftLocally, [], "nothing written locally");
 });

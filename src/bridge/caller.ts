@@ -15,6 +15,7 @@ import { Worker } from "node:worker_threads";
 import "./worker.ts";
 import { SQLITE_IOERR } from "../codes.ts";
 import { VfsError } from "../errors.ts";
+import type { StoreOp, StoreResult } from "../log/store.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
@@ -22,7 +23,7 @@ import {
   CTRL_NEEDED,
   CTRL_SEQ,
   CTRL_STATE,
-  type OpResult,
+  type MaintainRequest,
   STATE_DONE,
   STATE_FAILED,
   STATE_NEED_SPACE,
@@ -63,8 +64,8 @@ export class Bridge {
   #seq = 0;
   #timeoutMs: number;
   #closed = false;
-  /** Called with each call's accounting and the ms spent waiting. */
-  onStats?: (stats: BridgeStats, waitedMs: number) => void;
+  /** Called with each call's accounting, the background work's, and the ms spent waiting. */
+  onStats?: (stats: BridgeStats, background: BridgeStats, waitedMs: number) => void;
 
   /**
    * Starts the worker and waits until its module has loaded (or failed to:
@@ -105,11 +106,12 @@ export class Bridge {
   }
 
   /**
-   * Runs the phases (each phase's operations concurrently, phases in order)
-   * and returns the results per phase. Throws VfsError when the worker does
-   * not answer in time or the bridge is closed; S3 failures are results.
+   * Runs one batch of protocol operations concurrently and returns their
+   * answers in order (a GET's body copied out, owned by the caller). Throws
+   * VfsError when the worker does not answer in time or the bridge is
+   * closed; S3 failures are answers.
    */
-  call(phases: BridgeOp[][]): OpResult[][] {
+  call(ops: StoreOp[]): StoreResult[] {
     if (this.#closed) throw new VfsError("S3VFS is closed", { sqliteCode: SQLITE_IOERR });
     const started = performance.now();
     const seq = ++this.#seq;
@@ -119,7 +121,7 @@ export class Bridge {
     this.#post({
       type: "call",
       seq,
-      phases: this.#movePayloads(phases),
+      ops: this.#movePayloads(ops),
       ctrl: ctrl.buffer as SharedArrayBuffer,
       data: this.#data,
       req: this.#req,
@@ -149,38 +151,40 @@ export class Bridge {
     const bytes = new Uint8Array(this.#data);
     const meta = JSON.parse(new TextDecoder().decode(bytes.slice(4, 4 + metaLen))) as BridgeMeta;
     const base = 4 + metaLen;
-    const out = meta.results.map((phase) =>
-      phase.map((r): OpResult =>
-        r.offset !== undefined && r.length !== undefined
-          ? { ...r, data: bytes.slice(base + r.offset, base + r.offset + r.length) }
-          : r
-      )
+    const out = meta.results.map((r): StoreResult =>
+      r.offset !== undefined && r.length !== undefined
+        ? { ...r.result, body: bytes.slice(base + r.offset, base + r.offset + r.length) }
+        : r.result
     );
-    this.onStats?.(meta.stats, performance.now() - started);
+    this.onStats?.(meta.stats, meta.background, performance.now() - started);
     return out;
   }
 
+  /** Asks the worker to checkpoint `prefix` (and clean up when due) in the background. */
+  maintain(request: Omit<MaintainRequest, "type">): void {
+    if (!this.#closed) this.#post({ type: "maintain", ...request });
+  }
+
   /** PUT bodies go into the shared request buffer: posting each one as a message costs ~0.3 ms. */
-  #movePayloads(phases: BridgeOp[][]): BridgeOp[][] {
+  #movePayloads(ops: StoreOp[]): BridgeOp[] {
     let need = 0;
-    for (const p of phases) {
-      for (const op of p) if (op.op === "put" && op.data) need += op.data.length;
-    }
-    if (need === 0) return phases;
+    for (const op of ops) if (op.kind === "put") need += op.body.length;
     if (need > this.#req.byteLength) {
       this.#req = new SharedArrayBuffer(Math.max(need, this.#req.byteLength * 2));
     }
     const bytes = new Uint8Array(this.#req);
     let at = 0;
-    return phases.map((p) =>
-      p.map((op): BridgeOp => {
-        if (op.op !== "put" || !op.data) return op;
-        bytes.set(op.data, at);
-        const moved: BridgeOp = { op: "put", key: op.key, at, length: op.data.length };
-        at += op.data.length;
-        return moved;
-      })
-    );
+    return ops.map((op): BridgeOp => {
+      if (op.kind !== "put") return { store: op };
+      bytes.set(op.body, at);
+      const moved: BridgeOp = {
+        store: { ...op, body: new Uint8Array(0) },
+        at,
+        length: op.body.length,
+      };
+      at += op.body.length;
+      return moved;
+    });
   }
 
   /** Stops the worker. Idempotent. */

@@ -4,10 +4,10 @@
  * constants and the result helpers both sides and the VFS share, so that
  * importing them loads no worker code.
  *
- * A call is a list of phases run one after another; the operations of one
- * phase run concurrently (bounded). A failed operation stops later phases, so
- * "flush these blocks, then block 0" is one round trip that never writes
- * block 0 after a failure.
+ * A call is one batch of commit-log operations (src/log/store.ts), run
+ * concurrently (bounded); S3 failures are answers (statuses), never errors.
+ * Background work (checkpoints, retention) runs in the worker between and
+ * during calls and is accounted separately.
  *
  * Response layout in the data SharedArrayBuffer:
  * `[u32 metaLength][meta JSON (UTF-8)][payload bytes]`; each result's
@@ -17,7 +17,8 @@
  * @module
  */
 
-import { S3Error, type S3ErrorInit } from "../errors.ts";
+import type { ConfigRecord } from "../log/format.ts";
+import type { StoreOp, StoreResult } from "../log/store.ts";
 import type { RequestKind } from "../s3/types.ts";
 
 /** Control word: state of the current call. */
@@ -45,41 +46,28 @@ export interface WorkerData {
   data: SharedArrayBuffer;
 }
 
-/** One operation on an object, addressed by key in the VFS's bucket. */
-export type BridgeOp =
-  | { op: "get"; key: string; ifNoneMatch?: string }
-  | {
-    op: "put";
-    key: string;
-    /** The body (caller side; the bridge moves it into the request buffer). */
-    data?: Uint8Array;
-    /** Offset of the body in the call's request buffer (worker side). */
-    at?: number;
-    /** Length of the body in the request buffer. */
-    length?: number;
-  }
-  | { op: "delete"; key: string }
-  | { op: "deleteMany"; keys: string[] }
-  | { op: "stat"; prefix: string };
-
-/** What one operation produced. */
-export interface BridgeResult {
-  /** "ok", "absent" (GET of a missing object), "not-modified" (304) or "error". */
-  status: "ok" | "absent" | "not-modified" | "error";
-  /** ETag of the object read or written. */
-  etag?: string;
-  /** Payload offset (GET). */
-  offset?: number;
-  /** Payload length (GET). */
+/**
+ * One operation of the commit-log protocol (src/log/store.ts) on the VFS's
+ * bucket. A PUT's body travels in the call's request buffer: the caller
+ * replaces `store.body` by its place there (`at`, `length`).
+ */
+export interface BridgeOp {
+  /** The operation (a PUT's body emptied once moved). */
+  store: StoreOp;
+  /** Offset of the PUT body in the request buffer. */
+  at?: number;
+  /** Length of the PUT body in the request buffer. */
   length?: number;
-  /** `stat`: sum of their sizes. */
-  size?: number;
-  /** `stat`: the highest block index + 1 (count when contiguous). */
-  end?: number;
-  /** The failure, when status is "error". */
-  error?: S3ErrorInit;
-  /** Set when a phase was skipped because an earlier one failed. */
-  skipped?: boolean;
+}
+
+/** What one operation produced: the answer without its body, which is in the payload. */
+export interface BridgeResult {
+  /** The answer (status, Date, ETag, metadata, ...). */
+  result: StoreResult;
+  /** Payload offset of the body (GET). */
+  offset?: number;
+  /** Payload length of the body (GET). */
+  length?: number;
 }
 
 /** Per-call accounting returned with every response. */
@@ -96,10 +84,12 @@ export interface BridgeStats {
 
 /** Metadata part of a response. */
 export interface BridgeMeta {
-  /** Results per phase, per operation. */
-  results: BridgeResult[][];
+  /** Results, per operation. */
+  results: BridgeResult[];
   /** Accounting for this call. */
   stats: BridgeStats;
+  /** Accounting of background work (checkpoints, retention) since the last call. */
+  background: BridgeStats;
 }
 
 /** Settings the worker needs to build its S3 client. */
@@ -120,34 +110,31 @@ export interface WorkerInit {
   maxAttempts: number;
   /** Bucket. */
   bucket: string;
-  /** Requests in flight per phase. */
+  /** Requests in flight per call. */
   concurrency: number;
+}
+
+/** Background work on one database: a checkpoint, then retention when due. */
+export interface MaintainRequest {
+  /** Message type. */
+  type: "maintain";
+  /** Database name. */
+  prefix: string;
+  /** Its config (block size, timing). */
+  config: ConfigRecord;
 }
 
 /** Caller -> worker messages. */
 export type ToWorker =
   | WorkerInit
+  | MaintainRequest
   | {
     type: "call";
     seq: number;
-    phases: BridgeOp[][];
+    ops: BridgeOp[];
     ctrl: SharedArrayBuffer;
     data: SharedArrayBuffer;
     /** PUT bodies, at each op's `at`/`length` (no per-body message copies). */
     req: SharedArrayBuffer;
   }
   | { type: "collect"; seq: number; data: SharedArrayBuffer };
-
-/** A result with its payload resolved to bytes. */
-export interface OpResult extends BridgeResult {
-  /** GET payload (a copy, owned by the caller). */
-  data?: Uint8Array;
-}
-
-/** Turns a failed result into the S3Error it carries. */
-export function resultError(r: BridgeResult): S3Error {
-  return new S3Error(
-    r.error ??
-      { status: 0, code: "Skipped", message: "not run after an earlier failure", method: "?" },
-  );
-}

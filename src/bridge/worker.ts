@@ -1,7 +1,8 @@
 /**
- * Worker side of the bridge: runs the S3 requests of a call, many in flight,
- * and writes the response into shared memory for the caller blocked in
- * Atomics.wait. Never blocks itself (so terminate() always works). A
+ * Worker side of the bridge: runs the commit-log operations of a call, many
+ * in flight, and writes the response into shared memory for the caller
+ * blocked in Atomics.wait; runs checkpoints and retention in the background
+ * when asked (`maintain`), counted apart. Never blocks itself (so terminate() always works). A
  * `node:worker_threads` worker, so the caller can `unref()` it: a script that
  * forgets `vfs.close()` still exits.
  *
@@ -9,10 +10,13 @@
  */
 
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import { S3Error } from "../errors.ts";
+import { checkpoint } from "../log/checkpoint.ts";
+import { runAsync } from "../log/driver.ts";
+import { retention } from "../log/retention.ts";
+import { S3LogStore } from "../log/s3_store.ts";
+import type { StoreOp, StoreResult } from "../log/store.ts";
 import { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
-import { listBlocks } from "../blocks.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
@@ -21,6 +25,7 @@ import {
   CTRL_NEEDED,
   CTRL_SEQ,
   CTRL_STATE,
+  type MaintainRequest,
   STATE_DONE,
   STATE_NEED_SPACE,
   STATE_READY,
@@ -31,82 +36,87 @@ import {
 
 let client: S3Client | undefined;
 let init: WorkerInit | undefined;
+let store: S3LogStore | undefined;
 let stats: BridgeStats = newStats();
+let background: BridgeStats = newStats();
+/** Requests made by background work are counted in `background`, not `stats`. */
+let inBackground = 0;
 const pending = new Map<number, { ctrl: Int32Array; meta: Uint8Array; payload: Uint8Array[] }>();
+/** Databases with background work running, and whether another run was asked for meanwhile. */
+const maintaining = new Map<string, MaintainRequest | null>();
+/** When retention last ran per database (local ms). */
+const lastRetention = new Map<string, number>();
 
 function newStats(): BridgeStats {
   return { requests: {}, bytesIn: 0, bytesOut: 0, retried: 0 };
 }
 
-async function runOp(
-  op: BridgeOp,
-  payload: Uint8Array[],
-  offset: { n: number },
-  req: SharedArrayBuffer,
-): Promise<BridgeResult> {
-  const c = client!;
-  const bucket = init!.bucket;
-  switch (op.op) {
-    case "get": {
-      const r = await c.get(bucket, op.key, { ifNoneMatch: op.ifNoneMatch });
-      if (r.status !== "ok") {
-        return { status: r.status, etag: r.status === "not-modified" ? r.etag : undefined };
-      }
-      payload.push(r.body);
-      const at = offset.n;
-      offset.n += r.body.length;
-      return { status: "ok", etag: r.etag, offset: at, length: r.body.length };
+/** A store whose requests count as background work. */
+const backgroundStore = {
+  run: async (op: StoreOp): Promise<StoreResult> => {
+    inBackground++;
+    try {
+      return await store!.run(op);
+    } finally {
+      inBackground--;
     }
-    case "put": {
-      // Copied out of shared memory: fetch does not take SharedArrayBuffer views.
-      const body = op.data ?? new Uint8Array(req, op.at ?? 0, op.length ?? 0).slice();
-      return { status: "ok", etag: (await c.put(bucket, op.key, body)).etag };
-    }
-    case "delete":
-      await c.delete(bucket, op.key);
-      return { status: "ok" };
-    case "deleteMany":
-      await c.deleteMany(bucket, op.keys, init!.concurrency);
-      return { status: "ok" };
-    case "stat": {
-      const blocks = await listBlocks(c, bucket, op.prefix);
-      const size = blocks.reduce((n, b) => n + b.size, 0);
-      return { status: "ok", size, end: (blocks.at(-1)?.index ?? -1) + 1 };
-    }
-  }
-}
+  },
+};
 
 async function runCall(
-  phases: BridgeOp[][],
+  ops: BridgeOp[],
   req: SharedArrayBuffer,
-): Promise<{ results: BridgeResult[][]; payload: Uint8Array[] }> {
+): Promise<{ results: BridgeResult[]; payload: Uint8Array[] }> {
   const payload: Uint8Array[] = [];
-  const offset = { n: 0 };
-  const results: BridgeResult[][] = [];
-  let failed = false;
-  for (const phase of phases) {
-    if (failed) {
-      results.push(phase.map(() => ({ status: "error", skipped: true })));
-      continue;
+  let offset = 0;
+  const results = await mapLimit(ops, init!.concurrency, async (op): Promise<BridgeResult> => {
+    let s = op.store;
+    if (s.kind === "put" && op.length !== undefined) {
+      // Copied out of shared memory: fetch does not take SharedArrayBuffer views.
+      s = { ...s, body: new Uint8Array(req, op.at ?? 0, op.length).slice() };
     }
-    const out = await mapLimit(phase, init!.concurrency, async (op) => {
-      try {
-        return await runOp(op, payload, offset, req);
-      } catch (err) {
-        failed = true;
-        const e = err instanceof S3Error ? err.toJSON() : {
-          status: 0,
-          code: "WorkerError",
-          message: err instanceof Error ? err.message : String(err),
-          method: op.op.toUpperCase(),
-          key: "key" in op ? op.key : undefined,
-        };
-        return { status: "error", error: e } as BridgeResult;
-      }
-    });
-    results.push(out);
-  }
+    const r = await store!.run(s);
+    if (!r.body) return { result: r };
+    const { body, ...rest } = r;
+    payload.push(body);
+    const at = offset;
+    offset += body.length;
+    return { result: rest, offset: at, length: body.length };
+  });
   return { results, payload };
+}
+
+/**
+ * Background work on one database, one run at a time per database: a
+ * checkpoint, and retention at most every keepHistory/4. Failures are
+ * dropped (the next run tries again); nothing here is on a commit's path.
+ */
+async function maintain(req: MaintainRequest): Promise<void> {
+  if (maintaining.has(req.prefix)) {
+    maintaining.set(req.prefix, req); // run again when the current run ends
+    return;
+  }
+  maintaining.set(req.prefix, null);
+  try {
+    await runAsync(
+      checkpoint(req.prefix, req.config, { concurrency: init!.concurrency }),
+      backgroundStore,
+    );
+    const last = lastRetention.get(req.prefix) ?? -Infinity;
+    if (performance.now() - last > req.config.timing.keepHistoryMs / 4) {
+      lastRetention.set(req.prefix, performance.now());
+      await runAsync(
+        retention(req.prefix, req.config, { concurrency: init!.concurrency }),
+        backgroundStore,
+      );
+    }
+  } catch {
+    // the next run tries again
+  } finally {
+    const again = maintaining.get(req.prefix);
+    maintaining.delete(req.prefix);
+    if (again) void maintain(again);
+  }
 }
 
 function deliver(
@@ -156,18 +166,24 @@ function serve(port: MessagePort, data: WorkerData): void {
           timeoutMs: msg.timeoutMs,
           maxAttempts: msg.maxAttempts,
           onRequest: (e) => {
-            stats.requests[e.kind] = (stats.requests[e.kind] ?? 0) + 1;
-            stats.bytesIn += e.bytesIn;
-            stats.bytesOut += e.bytesOut;
-            if (e.attempts > 1) stats.retried++;
+            const into = inBackground > 0 ? background : stats;
+            into.requests[e.kind] = (into.requests[e.kind] ?? 0) + 1;
+            into.bytesIn += e.bytesIn;
+            into.bytesOut += e.bytesOut;
+            if (e.attempts > 1) into.retried++;
           },
         });
+        store = new S3LogStore(client, msg.bucket);
+        return;
+      case "maintain":
+        void maintain(msg);
         return;
       case "call": {
         const ctrl = new Int32Array(msg.ctrl);
-        const { results, payload } = await runCall(msg.phases, msg.req);
-        const meta: BridgeMeta = { results, stats };
+        const { results, payload } = await runCall(msg.ops, msg.req);
+        const meta: BridgeMeta = { results, stats, background };
         stats = newStats();
+        background = newStats();
         deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
         return;
       }

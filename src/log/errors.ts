@@ -70,9 +70,9 @@ export class LogStoreError extends VfsError {
   /** HTTP status of the last answer (0: none arrived). */
   readonly status: number;
 
-  /** Builds the error. */
-  constructor(message: string, status: number) {
-    super(message, { sqliteCode: SQLITE_IOERR });
+  /** Builds the error; `cause`: the S3 failure behind it, when there is one. */
+  constructor(message: string, status: number, cause?: Error) {
+    super(message, { sqliteCode: SQLITE_IOERR, cause });
     this.name = "LogStoreError";
     this.status = status;
   }

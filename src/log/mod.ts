@@ -1,7 +1,9 @@
 /**
  * The multi-process commit protocol of the S3 VFS, sans-IO: every algorithm
  * is a generator of store operations (see ./store.ts), driven by ./driver.ts
- * or by a simulator. docs/protocol.md describes the protocol.
+ * or by a simulator. docs/protocol.md describes the protocol. An index for
+ * tests and tools; the package itself imports the modules directly (this file
+ * is not published).
  *
  * @module
  */

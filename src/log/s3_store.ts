@@ -17,6 +17,8 @@ import type { AsyncStore } from "./driver.ts";
 import type { ListEntry, Metadata, StoreOp, StoreResult } from "./store.ts";
 
 const ANSWERS = [304, 404, 409, 412, 416];
+/** Pauses before the extra attempts of a read that kept failing. */
+const READ_DELAYS_MS = [100, 300, 900];
 const decoder = new TextDecoder();
 
 /** User metadata, ETag, sizes and times of an answer. */
@@ -44,14 +46,28 @@ export class S3LogStore implements AsyncStore {
   /** Uses `client` (its retries, timeouts and accounting) on `bucket`. */
   constructor(readonly client: S3Client, readonly bucket: string) {}
 
-  /** Performs one operation; S3 failures become results. */
+  /**
+   * Performs one operation; S3 failures become results. Reads (GET, HEAD,
+   * LIST) that still fail transiently after the client's own attempts are
+   * tried again after 0.1, 0.3 and 0.9 s, then reported as final, so the
+   * protocol does not repeat them at once.
+   */
   async run(op: StoreOp): Promise<StoreResult> {
+    const read = op.kind === "get" || op.kind === "head" || op.kind === "list";
+    for (let round = 0;; round++) {
+      const r = await this.#attempt(op);
+      const transient = r.status === 0 || r.status === 429 || r.status >= 500;
+      if (!read || !transient) return r;
+      if (round >= READ_DELAYS_MS.length) return { ...r, final: true };
+      await new Promise((resolve) => setTimeout(resolve, READ_DELAYS_MS[round]));
+    }
+  }
+
+  async #attempt(op: StoreOp): Promise<StoreResult> {
     try {
       return await this.#run(op);
     } catch (e) {
-      if (e instanceof S3Error) {
-        return { status: e.status, message: e.message };
-      }
+      if (e instanceof S3Error) return { status: e.status, message: e.message, error: e.toJSON() };
       return { status: 0, message: e instanceof Error ? e.message : String(e) };
     }
   }

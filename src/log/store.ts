@@ -12,6 +12,7 @@
  * @module
  */
 
+import { S3Error, type S3ErrorInit } from "../errors.ts";
 import { LogStoreError } from "./errors.ts";
 
 /** User metadata (`x-amz-meta-<name>`), names in lower case without the prefix. */
@@ -126,6 +127,15 @@ export interface StoreResult {
   clock?: number;
   /** What went wrong, for messages. */
   message?: string;
+  /** The S3 failure behind a failed answer (status, code, key, request id), when known. */
+  error?: S3ErrorInit;
+  /** The driver already retried this read with backoff: a transient failure is final. */
+  final?: boolean;
+}
+
+/** The S3 failure behind a result, as an error to chain as a cause. */
+export function causeOf(r: StoreResult): S3Error | undefined {
+  return r.error ? new S3Error(r.error) : undefined;
 }
 
 /** An algorithm: yields batches of operations, receives their results, returns a `T`. */
@@ -183,13 +193,18 @@ export function* idempotent(ops: StoreOp[], attempts = DEFAULT_ATTEMPTS): Step<S
     const again: number[] = [];
     todo.forEach((i, k) => {
       results[i] = got[k];
-      if (isTransient(got[k])) again.push(i);
+      if (isTransient(got[k]) && !got[k].final) again.push(i);
     });
-    if (again.length > 0 && round >= attempts) {
-      const r = results[again[0]];
+    const gaveUp = todo.find((i) => isTransient(results[i]) && results[i].final);
+    if (gaveUp !== undefined || (again.length > 0 && round >= attempts)) {
+      const i = gaveUp ?? again[0];
+      const r = results[i];
       throw new LogStoreError(
-        `${describe(ops[again[0]])} failed ${attempts} times: ${r.status} ${r.message ?? ""}`,
+        `${describe(ops[i])} failed${
+          gaveUp === undefined ? ` ${attempts} times` : ""
+        }: ${r.status} ${r.message ?? ""}`,
         r.status,
+        causeOf(r),
       );
     }
     todo = again;
@@ -206,7 +221,11 @@ export function* request(op: StoreOp, attempts = DEFAULT_ATTEMPTS): Step<StoreRe
 /** Throws unless `r` is 2xx (or 404 when `absentOk`). */
 export function expectOk(op: StoreOp, r: StoreResult, absentOk = false): StoreResult {
   if (isSuccess(r) || (absentOk && isAbsent(r))) return r;
-  throw new LogStoreError(`${describe(op)}: unexpected ${r.status} ${r.message ?? ""}`, r.status);
+  throw new LogStoreError(
+    `${describe(op)}: unexpected ${r.status} ${r.message ?? ""}`,
+    r.status,
+    causeOf(r),
+  );
 }
 
 /** The result of {@linkcode listAll}. */

@@ -77,19 +77,26 @@ export type CommitOutcome =
 
 /** Throws RangeError unless `tx` holds every block whose content or length changes. */
 export function checkTransaction(st: DbState, tx: Transaction): void {
+  checkBlocks(st, tx.size, [...tx.blocks].map(([i, b]) => [i, b.length]));
+}
+
+/** Throws RangeError unless `blocks` ([index, length]) fit `size` and hold every block whose length changes. */
+function checkBlocks(st: DbState, size: number, blocks: [number, number][]): void {
   const bs = st.config.blockSize;
-  if (!Number.isSafeInteger(tx.size) || tx.size < 0) throw new RangeError(`bad size ${tx.size}`);
-  for (const [i, b] of tx.blocks) {
-    if (b.length !== blockLength(i, tx.size, bs) || b.length === 0) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad size ${size}`);
+  const seen = new Set<number>();
+  for (const [i, length] of blocks) {
+    if (length !== blockLength(i, size, bs) || length === 0) {
       throw new RangeError(
-        `block ${i} has ${b.length} bytes, ${blockLength(i, tx.size, bs)} at size ${tx.size}`,
+        `block ${i} has ${length} bytes, ${blockLength(i, size, bs)} at size ${size}`,
       );
     }
+    seen.add(i);
   }
-  const from = Math.floor(Math.min(st.size, tx.size) / bs);
-  for (let i = from; i < blockCount(tx.size, bs); i++) {
-    if (blockLength(i, tx.size, bs) !== blockLength(i, st.size, bs) && !tx.blocks.has(i)) {
-      throw new RangeError(`block ${i} changes length at size ${tx.size} and must be included`);
+  const from = Math.floor(Math.min(st.size, size) / bs);
+  for (let i = from; i < blockCount(size, bs); i++) {
+    if (blockLength(i, size, bs) !== blockLength(i, st.size, bs) && !seen.has(i)) {
+      throw new RangeError(`block ${i} changes length at size ${size} and must be included`);
     }
   }
 }
@@ -133,6 +140,39 @@ export function* commit(
       offset += b.length;
     }
   }
+  return yield* decide(
+    st,
+    {
+      txid,
+      putId: tx.putId,
+      kind: "commit",
+      validatedAt: st.provenAt,
+      ...(stagedAt === undefined ? {} : { stagedAt }),
+      size: tx.size,
+      prevSize: st.size,
+      pageSize: tx.pageSize,
+      blockSize: st.config.blockSize,
+      blocks: refs,
+    },
+    inline,
+    opts,
+    tx.blocks,
+  );
+}
+
+/**
+ * Renews the proof when old, PUTs the commit object, resolves the outcome and
+ * moves the state on "committed" (`validatedAt` is set from the state here).
+ */
+function* decide(
+  st: DbState,
+  index: CommitIndex,
+  inline: Uint8Array[],
+  opts: CommitOptions,
+  blocks?: Map<number, Uint8Array>,
+): Step<CommitOutcome> {
+  const { txid } = index;
+  const timing = st.config.timing;
   // Renew the proof that S is current when it is getting old (a long transaction).
   const now = yield* clock();
   if (now - st.provenClock > timing.maxCommitLagMs / 2) {
@@ -151,18 +191,7 @@ export function* commit(
       throw e;
     }
   }
-  const index: CommitIndex = {
-    txid,
-    putId: tx.putId,
-    kind: "commit",
-    validatedAt: st.provenAt,
-    ...(stagedAt === undefined ? {} : { stagedAt }),
-    size: tx.size,
-    prevSize: st.size,
-    pageSize: tx.pageSize,
-    blockSize: st.config.blockSize,
-    blocks: refs,
-  };
+  index.validatedAt = st.provenAt;
   const body = encodeCommit(index, inline);
   const put: PutOp = {
     kind: "put",
@@ -176,7 +205,7 @@ export function* commit(
   for (let a = 0; a < (opts.attempts ?? 5); a++) {
     const [r] = yield [put];
     if (isSuccess(r) && r.date !== undefined && surelyInTime(index, r.date, timing)) {
-      return finish(st, index, body, tx);
+      return finish(st, index, body, blocks);
     }
     if (isSuccess(r) || isLostRace(r)) {
       occupied = true;
@@ -187,7 +216,92 @@ export function* commit(
     mayHaveLanded = true;
   }
   const outcome = yield* resolve(st, index, { occupied, mayHaveLanded }, opts.attempts ?? 5);
-  return outcome.kind === "committed" ? finish(st, index, body, tx) : outcome;
+  return outcome.kind === "committed" ? finish(st, index, body, blocks) : outcome;
+}
+
+/**
+ * A transaction whose block data the caller staged itself, chunk by chunk,
+ * with {@linkcode stageChunk} under `stage/<txid>.<putId>/` (to stream a
+ * whole database in with bounded memory), committed by
+ * {@linkcode commitStaged}.
+ */
+export interface StagedTransaction {
+  /** The txid the chunks were staged for: the state's `head + 1` at commit. */
+  txid: number;
+  /** Put id the chunks were staged under (see `newPutId`). */
+  putId: string;
+  /** Database size in bytes after the transaction. */
+  size: number;
+  /** Page size after the transaction. */
+  pageSize: number;
+  /** Every changed block, ascending, each in a staged chunk (`chunk` set). */
+  refs: BlockRef[];
+  /** Earliest server time (`Date`) among the answers to the chunk PUTs. */
+  stagedAt: number;
+  /** Local clock (a `clock` reading) taken before the first chunk was staged. */
+  stagedClock: number;
+}
+
+/**
+ * PUTs chunk `seq` of a writer's staged data for `txid` (a plain PUT of a
+ * unique key, retried freely); returns the server's `Date` of the answer.
+ * Throws {@linkcode LogStoreError} when it keeps failing.
+ */
+export function* stageChunk(
+  prefix: string,
+  txid: number,
+  putId: string,
+  seq: number,
+  body: Uint8Array,
+): Step<number> {
+  const op: PutOp = { kind: "put", key: stageKey(prefix, txid, putId, seq), body };
+  return dateOf(op, expectOk(op, yield* request(op)));
+}
+
+/**
+ * Commits a transaction staged with {@linkcode stageChunk}, made on snapshot
+ * `st.head`, with one create-only PUT of a commit object that references the
+ * chunks: the same rules and outcomes as {@linkcode commit}. "conflict" at
+ * once (nothing sent) when the state is no longer at `tx.txid - 1`;
+ * "aborted" when staging began more than X/2 ago on the local clock (the
+ * commit would likely be void). The state's cache drops the blocks written.
+ */
+export function* commitStaged(
+  st: DbState,
+  tx: StagedTransaction,
+  opts: CommitOptions = {},
+): Step<CommitOutcome> {
+  if (!st.adopted) throw new LogOpenError(`${st.prefix}: open it with openForWrite before writing`);
+  const txid = st.head + 1;
+  if (tx.txid !== txid) return { kind: "conflict", txid: tx.txid };
+  checkBlocks(st, tx.size, tx.refs.map((r) => [r.index, r.length]));
+  tx.refs.forEach((r, k) => {
+    if (r.chunk === undefined || (k > 0 && r.index <= tx.refs[k - 1].index)) {
+      throw new RangeError(
+        `staged refs must be ascending and each name its chunk (block ${r.index})`,
+      );
+    }
+  });
+  if ((yield* clock()) - tx.stagedClock > st.config.timing.maxStageAgeMs / 2) {
+    return { kind: "aborted", txid, reason: "staging took too long" };
+  }
+  return yield* decide(
+    st,
+    {
+      txid,
+      putId: tx.putId,
+      kind: "commit",
+      validatedAt: st.provenAt,
+      stagedAt: tx.stagedAt,
+      size: tx.size,
+      prevSize: st.size,
+      pageSize: tx.pageSize,
+      blockSize: st.config.blockSize,
+      blocks: tx.refs,
+    },
+    [],
+    opts,
+  );
 }
 
 /** PUTs the chunks of a big transaction; returns the earliest server time among them. */
@@ -289,12 +403,19 @@ function* resolve(
 }
 
 /** Moves the state to the writer's own commit. */
-function finish(st: DbState, index: CommitIndex, body: Uint8Array, tx: Transaction): CommitOutcome {
+function finish(
+  st: DbState,
+  index: CommitIndex,
+  body: Uint8Array,
+  blocks: Map<number, Uint8Array> | undefined,
+): CommitOutcome {
   const n = blockCount(index.size, st.config.blockSize);
   locateBlocks(st.prefix, index, commitIndexEnd(body)).forEach((v, k) => {
     const i = index.blocks[k].index;
     st.versions.set(i, v);
-    st.cache.set(i, tx.blocks.get(i)!);
+    const bytes = blocks?.get(i);
+    if (bytes) st.cache.set(i, bytes);
+    else st.cache.delete(i);
   });
   for (const i of st.versions.keys()) if (i >= n) st.versions.delete(i);
   for (const i of st.cache.keys()) if (i >= n) st.cache.delete(i);

@@ -1,18 +1,25 @@
 /**
  * {@linkcode deserialize}: a plain SQLite database from any byte source,
- * stored as blocks under a prefix - in place into an empty prefix, through a
- * staging prefix over an existing database - with the failure guarantees
- * described in the streams module documentation.
+ * stored as ONE commit of the database's log: the source is staged as chunk
+ * objects, then a single create-only PUT of the commit object makes the whole
+ * new content visible at once, to every reader (see the streams module
+ * documentation for the guarantees).
  *
  * @module
  */
 
-import { blockKey, checkBlockSize, listBlocks } from "../blocks.ts";
-import { SQLITE_NOTADB } from "../codes.ts";
+import { blockCount, checkBlockSize } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
-import { HEADER_SIZE, parseSqliteHeader, SQLITE_MAGIC, type SqliteHeader } from "../header.ts";
-import { mapLimit } from "../s3/retry.ts";
-import { checkConcurrency, errorText, raceAbort, randomHex } from "./shared.ts";
+import { crc32 } from "../log/crc32.ts";
+import type { BlockRef } from "../log/format.ts";
+import { newPutId, stageKey } from "../log/keys.ts";
+import { openForWrite } from "../log/open.ts";
+import { refresh } from "../log/snapshot.ts";
+import type { DbState } from "../log/snapshot.ts";
+import { commit, type CommitOutcome, commitStaged, stageChunk } from "../log/writer.ts";
+import { logRunner, openStored } from "./log_io.ts";
+import { checkConcurrency, errorText, raceAbort } from "./shared.ts";
+import { checkComplete, HeaderReader, sourceIterator } from "./source.ts";
 import type {
   BlockStoreContext,
   DeserializeOptions,
@@ -21,70 +28,34 @@ import type {
 } from "./types.ts";
 import { BlockFiller, UploadWindow } from "./uploads.ts";
 
-/** An async iterator over the source's chunks (nothing is read yet). */
-function sourceIterator(source: DeserializeSource): AsyncIterator<Uint8Array> {
-  if (source instanceof Uint8Array) {
-    return (async function* (): AsyncGenerator<Uint8Array> {
-      yield source;
-    })();
-  }
-  if (source instanceof ReadableStream) return source[Symbol.asyncIterator]();
-  if (source && typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function") {
-    return (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  }
-  if (source && typeof (source as Iterable<Uint8Array>)[Symbol.iterator] === "function") {
-    const it = (source as Iterable<Uint8Array>)[Symbol.iterator]();
-    return {
-      next: (): Promise<IteratorResult<Uint8Array>> => Promise.resolve(it.next()),
-      return: (): Promise<IteratorResult<Uint8Array>> =>
-        Promise.resolve(it.return?.() ?? { done: true, value: undefined }),
-    };
-  }
-  throw new TypeError(
-    "deserialize source must be a ReadableStream, an (async) iterable of Uint8Array or a Uint8Array",
-  );
-}
-
-/** Why the source was not accepted, decided once the source has ended. */
-function checkComplete(total: number, head: Uint8Array, header: SqliteHeader | undefined): void {
-  if (!header) {
-    const n = Math.min(head.length, SQLITE_MAGIC.length);
-    const looksLikeSqlite = head.subarray(0, n).every((b, i) => b === SQLITE_MAGIC[i]);
-    throw new VfsError(
-      looksLikeSqlite
-        ? `truncated SQLite database: the source ended after ${total} bytes, inside the ${HEADER_SIZE}-byte header`
-        : `not a SQLite database: the source is only ${total} bytes and does not start with "SQLite format 3\\0"`,
-      { sqliteCode: SQLITE_NOTADB },
-    );
-  }
-  if (total % header.pageSize !== 0) {
-    throw new VfsError(
-      `truncated SQLite database: ${total} bytes is not a multiple of the page size ${header.pageSize}`,
-      { sqliteCode: SQLITE_NOTADB },
-    );
-  }
-  if (header.pageCountValid && total < header.pageCount * header.pageSize) {
-    throw new VfsError(
-      `truncated SQLite database: ${total} bytes, but the header says ${header.pageCount} pages of ` +
-        `${header.pageSize} bytes (${header.pageCount * header.pageSize} bytes)`,
-      { sqliteCode: SQLITE_NOTADB },
-    );
-  }
-}
+/** Smallest staged chunk (unless a block is larger): few requests for small blocks. */
+const MIN_CHUNK_BYTES = 1024 * 1024;
+/** Largest staged chunk (unless a block is larger). */
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Chunks uploading at once. */
+const STAGE_WINDOW = 2;
 
 /**
- * Stores a plain SQLite database read from `source` as blocks of
- * `ctx.blockSize` bytes under `prefix`, at most `ctx.concurrency` uploads in
- * flight. Chunks may have any size. The header is validated before anything
- * is written, block 0 is written last, and a completed overwrite deletes the
- * old blocks past the new end. A zero-byte source is the empty database (it
- * stores no block); 1 to 99 bytes are refused as truncated.
+ * Stores a plain SQLite database read from `source` under `prefix`, as one
+ * commit of the database's log. Chunks may have any size. The header is
+ * validated before anything is written; the source is staged under
+ * `<prefix>.s3vfs/stage/` in chunks of whole blocks (memory: one chunk being
+ * filled plus the chunks uploading); then one create-only PUT of the commit
+ * object references them: the whole new content and size, atomically (blocks
+ * past a smaller new end are dropped). A new database is created with
+ * `ctx.blockSize` and `ctx.timing`; an existing one keeps its recorded block
+ * size. A zero-byte source is the empty database (into a new prefix it
+ * stores nothing); 1 to 99 bytes are refused as truncated.
  *
- * Refused with a {@linkcode VfsError}, leaving the target as it was (see the
- * module documentation for the exact guarantees): a source that is not a
+ * Refused with a {@linkcode VfsError}, leaving the target as it was (new or
+ * existing; the chunks staged so far are deleted): a source that is not a
  * SQLite database, a truncated one (shorter than 100 bytes, not a multiple of
  * the page size, or shorter than the header's page count), a source that
- * errors, an existing database under `prefix` without `overwrite: true`.
+ * errors, an abort before the commit starts, an existing database under `prefix` without
+ * `overwrite: true` (before anything is read or written). A database that
+ * changed while the source was read (another commit) is a VfsError
+ * "database changed during deserialize ...; retry"; its chunks are left for
+ * the log's retention to remove.
  *
  * Users call it as `S3VFS.deserialize`.
  */
@@ -96,19 +67,17 @@ export async function deserialize(
 ): Promise<DeserializeResult> {
   const it = sourceIterator(source);
   let sourceDone = false;
-  const closeSource = async (): Promise<void> => {
-    if (sourceDone) return;
-    sourceDone = true;
-    try {
-      await it.return?.();
-    } catch {
-      // the source failed; nothing more to release
-    }
-  };
   try {
     return await deserializeFrom(ctx, prefix, it, options, () => (sourceDone = true));
   } finally {
-    await closeSource();
+    if (!sourceDone) {
+      sourceDone = true;
+      try {
+        await it.return?.();
+      } catch {
+        // the source failed; nothing more to release
+      }
+    }
   }
 }
 
@@ -120,74 +89,81 @@ async function deserializeFrom(
   markDone: () => void,
 ): Promise<DeserializeResult> {
   const { client, bucket } = ctx;
-  const blockSize = checkBlockSize(ctx.blockSize);
+  checkBlockSize(ctx.blockSize);
   const concurrency = checkConcurrency(ctx.concurrency, ctx.blockSize);
   const { signal, onProgress } = options;
   const where = `s3://${bucket}/${prefix}`;
   signal?.throwIfAborted();
+  const run = logRunner(ctx, signal);
 
-  const existing = await listBlocks(client, bucket, prefix);
-  if (existing.length > 0 && !options.overwrite) {
+  const existing = await openStored(run, prefix, [ctx.blockSize, undefined]);
+  if (existing && existing.size > 0 && !options.overwrite) {
     throw new VfsError(
-      `${where} already holds a database (${existing.length} blocks); pass overwrite: true to replace it`,
+      `${where} already holds a database (${existing.size} bytes); pass overwrite: true to replace it`,
     );
   }
-  const staging = existing.length > 0 ? `${prefix}.s3vfs-staging-${randomHex(8)}` : undefined;
-  const writePrefix = staging ?? prefix;
+  const blockSize = existing?.config.blockSize ?? ctx.blockSize;
+  const txid = (existing?.adopted ? existing.head : 0) + 1;
+  const putId = newPutId();
+  // Two chunks uploading, together the bytes of `concurrency` blocks (at least 2, at most 8 MiB).
+  const perChunk = Math.max(
+    MIN_CHUNK_BYTES,
+    Math.min(concurrency * blockSize, 2 * MAX_CHUNK_BYTES) / STAGE_WINDOW,
+  );
+  const chunkBytes = Math.max(1, Math.floor(perChunk / blockSize)) * blockSize;
+  const window = STAGE_WINDOW;
 
-  // --- state
-  const head = new Uint8Array(HEADER_SIZE);
-  let headLength = 0;
-  let header: SqliteHeader | undefined;
-  let total = 0;
-  // Full block buffers are reused once their PUT has settled: no garbage per block.
-  const filler = new BlockFiller(blockSize);
-  let index = 0;
-  let block0: Uint8Array | undefined;
-  const pending: { index: number; data: Uint8Array }[] = []; // blocks seen before the header was
-  const written = new Set<number>(); // indices whose PUT under writePrefix started
+  const reader = new HeaderReader();
+  const filler = new BlockFiller(chunkBytes); // chunk buffers are reused once their PUT settled
   const uploads = new UploadWindow();
+  const refs: BlockRef[] = [];
+  let chunks = 0;
+  let total = 0;
   let stored = 0;
+  let stagedAt = Infinity;
+  let stagedClock: number | undefined;
   let progressTotal = options.size;
-
   const report = (): void => onProgress?.({ bytes: stored, total: progressTotal });
 
-  const upload = async (i: number, data: Uint8Array): Promise<void> => {
-    await uploads.waitBelow(concurrency, signal);
+  const stage = async (body: Uint8Array): Promise<void> => {
+    await uploads.waitBelow(window, signal);
     uploads.throwIfFailed();
     signal?.throwIfAborted();
-    written.add(i);
+    const seq = chunks++;
+    const first = (seq * chunkBytes) / blockSize;
+    for (let o = 0; o < body.length; o += blockSize) {
+      const length = Math.min(blockSize, body.length - o);
+      const crc = crc32(body.subarray(o, o + length));
+      refs.push({ index: first + o / blockSize, offset: o, length, crc, chunk: seq });
+    }
+    stagedClock ??= performance.now(); // the clock runAsync answers with
     uploads.add(
-      client.put(bucket, blockKey(writePrefix, i), data),
-      () => {
-        stored += data.length;
+      logRunner(ctx)(stageChunk(prefix, txid, putId, seq, body)),
+      (date) => {
+        stagedAt = Math.min(stagedAt, date);
+        stored += body.length;
         report();
       },
-      () => filler.recycle(data),
+      () => filler.recycle(body),
     );
-  };
-
-  const emit = async (i: number, data: Uint8Array): Promise<void> => {
-    if (i === 0) block0 = data;
-    else if (!header) pending.push({ index: i, data });
-    else await upload(i, data);
   };
 
   const cleanup = async (): Promise<string> => {
     await uploads.settle();
-    const keys = [...written].map((i) => blockKey(writePrefix, i));
+    const keys = Array.from({ length: chunks }, (_, n) => stageKey(prefix, txid, putId, n));
     try {
       if (keys.length) await client.deleteMany(bucket, keys);
-      return staging
-        ? `the existing database at ${where} was not modified`
-        : `nothing was left under ${where}`;
     } catch (err) {
-      return `cleaning up the ${keys.length} blocks written under s3://${bucket}/${writePrefix}/ also failed ` +
-        `(${errorText(err)}); delete them by hand`;
+      return `deleting the ${keys.length} chunks staged under s3://${bucket}/${
+        keys[0].slice(0, keys[0].lastIndexOf("/") + 1)
+      } also failed (${errorText(err)}); retention removes them later`;
     }
+    return existing
+      ? `the database at ${where} was not modified`
+      : `nothing was left under ${where}`;
   };
 
-  // --- phase 1: read the whole source, uploading (to staging when overwriting)
+  // --- phase 1: read the whole source, staging chunks of whole blocks
   try {
     while (true) {
       const r = await raceAbort(it.next(), signal);
@@ -199,41 +175,27 @@ async function deserializeFrom(
       if (options.size !== undefined && total + chunk.length > options.size) {
         throw new VfsError(`the source is longer than its stated size of ${options.size} bytes`);
       }
-      if (!header && headLength < HEADER_SIZE) {
-        const n = Math.min(HEADER_SIZE - headLength, chunk.length);
-        head.set(chunk.subarray(0, n), headLength);
-        headLength += n;
-        if (
-          headLength >= SQLITE_MAGIC.length &&
-          !head.subarray(0, SQLITE_MAGIC.length).every((b, i) => b === SQLITE_MAGIC[i])
-        ) {
-          parseSqliteHeader(head); // throws "not a SQLite database"
-        }
-        if (headLength === HEADER_SIZE) {
-          header = parseSqliteHeader(head);
-          if (progressTotal === undefined && header.pageCountValid) {
-            progressTotal = header.pageCount * header.pageSize;
-          }
+      if (!reader.header) {
+        const h = reader.take(chunk);
+        if (h && progressTotal === undefined && h.pageCountValid) {
+          progressTotal = h.pageCount * h.pageSize;
         }
       }
       total += chunk.length;
-      await filler.write(chunk, (block) => emit(index++, block));
-      if (header && pending.length) {
-        for (const p of pending.splice(0)) await upload(p.index, p.data);
-      }
+      await filler.write(chunk, stage); // a chunk is far longer than the header
       uploads.throwIfFailed();
     }
     markDone();
-    if (filler.filled > 0) await emit(index++, filler.rest().slice());
-    if (total > 0) checkComplete(total, head.subarray(0, headLength), header);
+    if (total > 0) checkComplete(total, reader.head.subarray(0, reader.length), reader.header);
     if (options.size !== undefined && total !== options.size) {
       throw new VfsError(
         `the source ended after ${total} bytes, short of its stated size of ${options.size} bytes`,
       );
     }
-    for (const p of pending.splice(0)) await upload(p.index, p.data);
+    if (filler.filled > 0) await stage(filler.rest());
     await uploads.settle();
     uploads.throwIfFailed();
+    signal?.throwIfAborted();
   } catch (err) {
     const outcome = await cleanup();
     if (signal?.aborted) throw signal.reason;
@@ -242,73 +204,64 @@ async function deserializeFrom(
       sqliteCode: err instanceof VfsError ? err.sqliteCode : undefined,
     });
   }
-
-  // --- phase 2: commit (block 0 last)
-  const blocks = index;
   progressTotal = total;
-  if (!staging) {
-    try {
-      if (block0) {
-        signal?.throwIfAborted();
-        written.add(0);
-        await client.put(bucket, blockKey(prefix, 0), block0);
-        stored += block0.length;
-      }
-    } catch (err) {
-      const outcome = await cleanup();
-      if (signal?.aborted) throw signal.reason;
-      throw new VfsError(
-        `deserialize into ${where} failed writing block 0: ${errorText(err)}; ${outcome}`,
-        {
-          cause: err,
-        },
-      );
-    }
+  const blocks = blockCount(total, blockSize);
+  if (total === 0 && (!existing || existing.size === 0)) {
     report();
-    return { bytes: total, blocks };
+    return { bytes: 0, blocks: 0, txid: existing?.head ?? 0 };
   }
+
+  // --- phase 2: one commit referencing the chunks
+  let outcome: CommitOutcome;
   try {
-    await mapLimit(
-      [...written].sort((a, b) => a - b),
-      concurrency,
-      (i) => client.copy(bucket, blockKey(staging, i), blockKey(prefix, i)),
-    );
-    if (block0) {
-      await client.put(bucket, blockKey(prefix, 0), block0);
-      stored += block0.length;
+    let st: DbState;
+    if (existing?.adopted) {
+      st = existing;
+      await run(refresh(st));
+    } else {
+      st = await run(openForWrite(prefix, { blockSize, timing: ctx.timing }));
     }
+    const pageSize = reader.header?.pageSize ?? 0;
+    signal?.throwIfAborted();
+    // From here on an abort is not heard: the commit's outcome must be learnt, never guessed.
+    const decide = logRunner(ctx);
+    outcome = total === 0
+      ? await decide(commit(st, { putId, size: 0, pageSize, blocks: new Map() }))
+      : await decide(commitStaged(st, {
+        txid,
+        putId,
+        size: total,
+        pageSize,
+        refs,
+        stagedAt,
+        stagedClock: stagedClock!,
+      }));
   } catch (err) {
-    throw new VfsError(
-      `deserialize into ${where} failed while moving the staged blocks into place (${
-        errorText(err)
-      }): ` +
-        `the database at ${where} is now INCONSISTENT (old header, partly new pages); the complete new ` +
-        `database minus block 0 is still staged under s3://${bucket}/${staging}/ - run the deserialize again`,
-      { cause: err },
-    );
+    if (signal?.aborted) throw signal.reason;
+    throw new VfsError(`deserialize into ${where} failed before its commit: ${errorText(err)}`, {
+      cause: err,
+      sqliteCode: err instanceof VfsError ? err.sqliteCode : undefined,
+    });
   }
-  try {
-    const now = await listBlocks(client, bucket, prefix);
-    const stale = now.filter((b) => b.index >= blocks).map((b) => b.key);
-    if (stale.length) await client.deleteMany(bucket, stale);
-  } catch (err) {
-    throw new VfsError(
-      `the database at ${where} was replaced, but deleting the old blocks past its new end (block ${blocks} ` +
-        `on) failed (${errorText(err)}); the staged copy under s3://${bucket}/${staging}/ was kept`,
-      { cause: err },
-    );
-  }
-  if (written.size) {
-    try {
-      await client.deleteMany(bucket, [...written].map((i) => blockKey(staging, i)));
-    } catch (err) {
+  switch (outcome.kind) {
+    case "committed":
+      report();
+      return { bytes: total, blocks, txid: outcome.txid };
+    case "conflict":
+    case "expired":
       throw new VfsError(
-        `the database at ${where} was replaced completely, but deleting the staged copy under ` +
-          `s3://${bucket}/${staging}/ failed (${errorText(err)}); delete it by hand`,
-        { cause: err },
+        `database ${where} changed during deserialize (another commit took txid ${outcome.txid}` +
+          `${outcome.kind === "expired" ? ", or ours came too late" : ""}); nothing was ` +
+          "written; retry the deserialize",
       );
-    }
+    case "aborted":
+      throw new VfsError(
+        `deserialize into ${where} was not applied: ${outcome.reason}; retry the deserialize`,
+      );
+    case "unknown":
+      throw new VfsError(
+        `deserialize into ${where}: outcome unknown (${outcome.reason}); read the database to ` +
+          "see whether it was applied",
+      );
   }
-  report();
-  return { bytes: total, blocks };
 }

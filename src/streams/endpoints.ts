@@ -185,10 +185,12 @@ export async function serializeToObject(
   }
   if (
     bucket === ctx.bucket &&
-    (blockIndexOf(prefix, key) !== undefined || key.startsWith(prefix + "/"))
+    (blockIndexOf(prefix, key) !== undefined || key.startsWith(prefix + "/") ||
+      key.startsWith(prefix + ".s3vfs/"))
   ) {
     throw new TypeError(
-      `serializeToObject target ${s3url} is inside the database's own prefix ${prefix}/`,
+      `serializeToObject target ${s3url} is inside the database's own prefix ${prefix}/ ` +
+        `or its companion objects ${prefix}.s3vfs/`,
     );
   }
   const { client } = ctx;

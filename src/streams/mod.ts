@@ -1,44 +1,50 @@
 /**
- * Whole-database transfer between a block prefix in S3 and plain SQLite
- * bytes: {@linkcode serialize} (blocks -> a `ReadableStream` of the file's
- * bytes) and {@linkcode deserialize} (any byte source -> blocks), plus
- * file and S3-object conveniences. The layout is the one of the Python
- * sqlite-s3vfs: objects `<prefix>/<10-digit block index>`, every block
- * `blockSize` bytes except the last, so databases move freely between the two.
+ * Whole-database transfer between a database in S3 and plain SQLite bytes:
+ * {@linkcode serialize} (a database -> a `ReadableStream` of the file's bytes)
+ * and {@linkcode deserialize} (any byte source -> a database), plus file and
+ * S3-object conveniences. Both go through the database's commit log
+ * (docs/protocol.md): the base blocks keep the layout of the Python
+ * sqlite-s3vfs, objects `<prefix>/<10-digit block index>`, every block
+ * `blockSize` bytes except the last, and the log's companion objects live
+ * under `<prefix>.s3vfs/`, so databases move freely between the two (Python
+ * reads what was written here once a checkpoint has folded the log).
  *
- * Memory stays bounded whatever the database size: serialize keeps at most
- * `concurrency` blocks in flight, deserialize at most `concurrency` blocks
- * uploading plus the block being filled and block 0 (block buffers are
- * reused). Each request in flight costs a few times `blockSize` inside
- * `fetch`, and V8 frees those copies only some tens of MiB later, so with
- * large blocks keep `concurrency` small: 1 MiB blocks x 2 in flight moved a
- * 268 MiB database both ways at about 130 MiB/s with a peak RSS of about
- * 115 MiB (bench/memory_stream.ts). Chunks handed out by {@linkcode serialize}
- * belong to the reader; {@linkcode serializeToFile} and
+ * Memory stays bounded whatever the database size: serialize holds at most
+ * two windows of `concurrency` blocks (one handed out, the next one
+ * fetching); deserialize one staged chunk being filled plus two uploading
+ * (together about `concurrency` blocks, 1 to 4 MiB each; chunk buffers are
+ * reused). Each request in flight costs a few times its body inside `fetch`,
+ * and V8 frees those copies only some tens of MiB later, so with large
+ * blocks keep `concurrency` small. Chunks handed out by
+ * {@linkcode serialize} belong to the reader; {@linkcode serializeToFile} and
  * {@linkcode serializeToObject} free each one as soon as it is written.
  *
- * Consistency of {@linkcode serialize}: it LISTs the prefix (a snapshot of
- * every block's ETag), checks every GET against that snapshot, and before
- * handing out the last chunk LISTs again and checks the journal
- * (`<prefix>-journal`): any change, or a hot journal (a write transaction in
- * progress or interrupted), errors the stream with a {@linkcode VfsError}
- * `database ... changed during serialize ...; retry`. A change seen before the
- * first chunk was handed out restarts from a fresh LIST (up to `maxRetries`
- * times) instead, so a reader never gets a torn file that ends normally.
+ * Consistency of {@linkcode serialize}: it is one snapshot. It cold-opens the
+ * database through the log (3 round trips; a database without companion
+ * objects, e.g. Python's, is read at txid 0 from its blocks) and reads every
+ * block at that txid: commits landing meanwhile (from the VFS, another
+ * process, or a concurrent deserialize) are never mixed in. A serialize that
+ * outlives the database's grace period (60 s by default) while a checkpoint
+ * folds newer commits may meet "snapshot too old": before the first chunk it
+ * starts over from a fresh snapshot (up to `maxRetries` times), later the
+ * stream errors with a {@linkcode VfsError} "database ... changed during
+ * serialize (snapshot too old ...)". It never ends normally with a torn file.
  *
- * Failure guarantees of {@linkcode deserialize}: a non-SQLite source and an
- * existing target without `overwrite` are refused before anything is written.
- * Block 0 (the header) is written last. Into an empty prefix, blocks go in
- * place and any failure (a truncated source, a source that errors, an S3
- * error, an abort) deletes every block written, leaving the prefix empty.
- * Over an existing database (`overwrite: true`), blocks are staged under
- * `<prefix>.s3vfs-staging-<random>/` and the target is not touched until the
- * whole source has arrived and been validated, so the same failures leave the
- * target exactly as it was; only then are the staged blocks moved into place
- * with server-side copies, block 0 last, and stale blocks past the new end
- * deleted. A failure during that final move (an S3 error after retries) leaves
- * the target inconsistent and is reported as such, with the complete staged
- * copy kept for a re-run.
+ * Failure guarantees of {@linkcode deserialize}: it is one commit. A
+ * non-SQLite source is refused before anything is written, an existing
+ * database without `overwrite` before anything is read. The source is
+ * staged as chunk objects under `<prefix>.s3vfs/stage/<txid>.<putid>/`,
+ * invisible to readers, and one create-only PUT of the commit object
+ * `<prefix>.s3vfs/log/<txid>` then makes the whole new content and size
+ * visible at once to every reader (blocks past a smaller new end are dropped
+ * by the commit; a checkpoint later turns them into empty tombstones). A
+ * truncated or failing source, an S3 error while staging or an abort leave
+ * the target exactly as it was (new or existing; the staged chunks are
+ * deleted). If another commit took the txid meanwhile, the deserialize fails
+ * with "database ... changed during deserialize ...; retry" and changes
+ * nothing; other commit outcomes (not applied, or unknown after a lost
+ * answer) are clear errors too. Staged chunks of a failed commit are removed
+ * by the log's retention.
  *
  * @module
  */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Timing } from "../log/rules.ts";
 import type { S3Client } from "../s3/client.ts";
 
 /** Where the blocks of a database live and how they are transferred. */
@@ -18,6 +19,8 @@ export interface BlockStoreContext {
   blockSize: number;
   /** Requests in flight at once (default: 16 MiB of blocks, 2..64 requests; 64 for 4 KiB blocks). */
   concurrency?: number;
+  /** Timing of the commit log for a database deserialize creates (default `DEFAULT_TIMING`). */
+  timing?: Timing;
 }
 
 /** Progress of a transfer. */
@@ -30,21 +33,15 @@ export interface TransferProgress {
 
 /** Options of {@linkcode serialize}. */
 export interface SerializeOptions {
-  /** Called after every chunk with the bytes handed out so far and the total (known from the LIST). */
+  /** Called after every chunk with the bytes handed out so far and the total (the size at the snapshot). */
   onProgress?: (progress: TransferProgress) => void;
   /** Aborts the transfer: the stream errors with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Fresh starts allowed when a concurrent change is seen before the first
-   * chunk has been handed out (default 3). Later changes always error the stream.
+   * Fresh snapshots allowed when "snapshot too old" is met before the first
+   * chunk has been handed out (default 3). Later, the stream errors.
    */
   maxRetries?: number;
-  /**
-   * Block prefix of the database's rollback journal, checked for a hot
-   * journal at the start and the end (default `<prefix>-journal`, as SQLite
-   * names it); `null` skips the check.
-   */
-  journalPrefix?: string | null;
 }
 
 /**
@@ -64,7 +61,11 @@ export interface DeserializeOptions {
   overwrite?: boolean;
   /** Called after every block stored with the bytes stored so far and the total, when known. */
   onProgress?: (progress: TransferProgress) => void;
-  /** Aborts the transfer; what was written is cleaned up, then the signal's reason is thrown. */
+  /**
+   * Aborts the transfer before its commit: the staged chunks are deleted, then
+   * the signal's reason is thrown. A commit already under way is finished and
+   * its outcome reported (never guessed).
+   */
   signal?: AbortSignal;
   /** Size of the source in bytes, when known (for progress; checked against the source). */
   size?: number;
@@ -74,8 +75,10 @@ export interface DeserializeOptions {
 export interface DeserializeResult {
   /** Bytes stored (the database's size). */
   bytes: number;
-  /** Block objects written. */
+  /** Blocks of the new database. */
   blocks: number;
+  /** The txid of the commit that made it visible (0 when nothing was written). */
+  txid: number;
 }
 
 /** Options of {@linkcode serializeToObject}. */

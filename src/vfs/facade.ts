@@ -28,12 +28,22 @@
 import * as F from "../ffi/mod.ts";
 
 type Ptr = Deno.PointerValue;
+/** The file-type bits of xOpen's flags. */
+const FILE_TYPES = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_TEMP_DB | F.SQLITE_OPEN_TRANSIENT_DB |
+  F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_TEMP_JOURNAL | F.SQLITE_OPEN_SUBJOURNAL |
+  F.SQLITE_OPEN_SUPER_JOURNAL | F.SQLITE_OPEN_WAL;
 type Table = Record<string, Deno.UnsafeCallbackDefinition>;
 /** JS functions for (some of) a table's methods, typed by their definitions. */
 type Fns<T extends Table> = { [K in keyof T]?: F.CallbackFn<T[K]> };
 
 /** What a {@link VfsHandlers.xOpen} returns to let the default VFS open the file. */
 export const DEFAULT_VFS: unique symbol = Symbol("open with the default VFS");
+/**
+ * What a {@link VfsHandlers.xOpen} returns to have the default VFS open the
+ * file as an anonymous local temporary file (deleted on close) instead: a
+ * rollback journal, which no other process may ever see.
+ */
+export const DEFAULT_VFS_TEMP: unique symbol = Symbol("open as a local temp file");
 
 /**
  * The VFS methods as plain TypeScript, one per `sqlite3_vfs` /
@@ -51,7 +61,7 @@ export interface VfsHandlers {
     fileId: number,
     flags: number,
     outFlags: DataView | null,
-  ): number | typeof DEFAULT_VFS;
+  ): number | typeof DEFAULT_VFS | typeof DEFAULT_VFS_TEMP;
   /** Deletes a file. */
   xDelete(name: string): number;
   /** Writes 1 or 0 (int) to `out`. */
@@ -199,14 +209,19 @@ export class VfsFacade {
     const defaultOpen = new Deno.UnsafeFnPointer(dflt.getPointer(O.xOpen)!, F.VFS_METHODS.xOpen);
     const open = (zName: Ptr, file: Ptr, flags: number, outFlags: Ptr): number => {
       const fileId = this.#nextFileId++;
-      let passOn = false;
+      const pass: { on: "named" | "temp" | false } = { on: false };
       const rc = guard("xOpen", () => {
         const name = zName === null ? null : F.readCString(zName);
         const r = h.xOpen(name, fileId, flags, outFlags === null ? null : view(outFlags, 4));
-        passOn = r === DEFAULT_VFS;
-        return r === DEFAULT_VFS ? F.SQLITE_OK : r;
+        pass.on = r === DEFAULT_VFS ? "named" : r === DEFAULT_VFS_TEMP ? "temp" : false;
+        return typeof r === "symbol" ? F.SQLITE_OK : r;
       });
-      if (passOn) return defaultOpen.call(defaultVfs, zName, file, flags, outFlags);
+      if (pass.on === "named") return defaultOpen.call(defaultVfs, zName, file, flags, outFlags);
+      if (pass.on === "temp") {
+        const tempFlags = (flags & ~FILE_TYPES) | F.SQLITE_OPEN_TEMP_JOURNAL |
+          F.SQLITE_OPEN_DELETEONCLOSE | F.SQLITE_OPEN_CREATE | F.SQLITE_OPEN_EXCLUSIVE;
+        return defaultOpen.call(defaultVfs, null, file, tempFlags, outFlags);
+      }
       const fv = view(file!, 16);
       fv.setBigUint64(0, rc === F.SQLITE_OK ? ioPointer : 0n, true);
       if (rc === F.SQLITE_OK) fv.setUint32(8, fileId, true);

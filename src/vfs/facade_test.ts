@@ -1,154 +1,180 @@
 /**
- * Unit tests of the VFS handlers (src/vfs/handlers.ts), called as plain
- * TypeScript with byte arrays and DataViews over an in-memory fake bridge,
+ * Unit tests of the VFS-level handlers (src/vfs/handlers.ts: xOpen, locks,
+ * xAccess, xDelete, xFullPathname, xGetLastError), called as plain TypeScript
+ * over the in-memory protocol store of the simulator (tests/log_sim_store.ts),
  * and of the facade (src/vfs/facade.ts): the structs it builds hold, at each
  * offset of the src/ffi/layout.ts tables, a callback that reaches the handler
- * with pointers turned into strings, bytes and numbers. No S3 needed; the
- * facade tests need --allow-ffi and the system libsqlite3.
+ * with pointers turned into strings, bytes and numbers. The io methods of
+ * databases are tested in log_file_test.ts. No S3 needed; the facade tests
+ * need --allow-ffi and the system libsqlite3.
  */
 
 import assert from "node:assert/strict";
-import { blockIndexOf } from "../blocks.ts";
-import type { OpResult } from "../bridge/protocol.ts";
-import type { BridgeOp } from "../bridge/protocol.ts";
 import { VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
+import { runSync } from "../log/driver.ts";
+import { MemStore } from "../../tests/log_sim_store.ts";
 import { BlockCache } from "./cache.ts";
-import { DEFAULT_VFS, FAIL_CODES, VfsFacade, type VfsHandlers } from "./facade.ts";
+import {
+  DEFAULT_VFS,
+  DEFAULT_VFS_TEMP,
+  FAIL_CODES,
+  VfsFacade,
+  type VfsHandlers,
+} from "./facade.ts";
 import { S3Handlers } from "./handlers.ts";
 
 const B = 512;
 const MAIN = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_READWRITE | F.SQLITE_OPEN_CREATE;
 const JOURNAL = F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_READWRITE | F.SQLITE_OPEN_CREATE;
+const { SQLITE_LOCK_NONE: NONE, SQLITE_LOCK_SHARED: SHARED } = F;
+const { SQLITE_LOCK_RESERVED: RESERVED, SQLITE_LOCK_EXCLUSIVE: EXCLUSIVE } = F;
 
-/** Handlers over an in-memory object map; `ops` logs every operation. */
-function handlers(): { h: S3Handlers; objects: Map<string, Uint8Array>; ops: string[] } {
-  const objects = new Map<string, Uint8Array>();
-  const ops: string[] = [];
-  let n = 0;
-  const run = (op: BridgeOp): OpResult => {
-    ops.push(op.op === "stat" ? `stat ${op.prefix}` : `${op.op} ${"key" in op ? op.key : ""}`);
-    switch (op.op) {
-      case "get": {
-        const d = objects.get(op.key);
-        return d ? { status: "ok", etag: `"${d.length}"`, data: d.slice() } : { status: "absent" };
-      }
-      case "put":
-        objects.set(op.key, op.data!.slice());
-        return { status: "ok", etag: `"e${++n}"` };
-      case "delete":
-        objects.delete(op.key);
-        return { status: "ok" };
-      case "deleteMany":
-        for (const k of op.keys) objects.delete(k);
-        return { status: "ok" };
-      case "stat": {
-        const idx = [...objects.keys()].map((k) => blockIndexOf(op.prefix, k))
-          .filter((i) => i !== undefined);
-        const size = [...objects].filter(([k]) => blockIndexOf(op.prefix, k) !== undefined)
-          .reduce((s, [, d]) => s + d.length, 0);
-        return { status: "ok", size, end: idx.length ? Math.max(...idx) + 1 : 0 };
-      }
-    }
-  };
+/** Handlers over `mem` (a new store by default); `take()` returns and resets the request counts. */
+function handlers(mem: MemStore = new MemStore(Date.UTC(2025, 0, 1))): {
+  h: S3Handlers;
+  mem: MemStore;
+  take: () => Record<string, number>;
+} {
+  const counts: Record<string, number> = {};
   const h = new S3Handlers({
     bucket: "bkt",
-    blockSize: B,
-    maxDirty: 1 << 20,
-    storeContext: {
-      call: (phases) => phases.map((p) => p.map(run)),
+    context: {
+      run: (gen) =>
+        runSync(gen, {
+          runBatch: (ops) =>
+            ops.map((op) => {
+              counts[op.kind] = (counts[op.kind] ?? 0) + 1;
+              return mem.apply(op);
+            }),
+        }),
       cache: new BlockCache(1 << 20),
       blockSize: B,
       readAhead: null,
+      maintain: () => {},
+      checkpointEvery: 100,
     },
   });
-  return { h, objects, ops };
+  const take = (): Record<string, number> => {
+    const c = { ...counts };
+    for (const k of Object.keys(counts)) delete counts[k];
+    return c;
+  };
+  return { h, mem, take };
+}
+
+/** Creates database `name` (one block of 1s) through file id 99, then closes it. */
+function create(h: S3Handlers, name: string): void {
+  assert.equal(h.xOpen(name, 99, MAIN, null), F.SQLITE_OK);
+  for (const level of [SHARED, RESERVED, EXCLUSIVE]) assert.equal(h.xLock(99, level), F.SQLITE_OK);
+  h.xWrite(99, new Uint8Array(B).fill(1), 0);
+  assert.equal(h.xSync(99, 0), F.SQLITE_OK);
+  h.xUnlock(99, NONE);
+  h.xClose(99);
 }
 
 const int = (): DataView => new DataView(new ArrayBuffer(8));
 
-Deno.test("S3Handlers.xOpen() behaviour: S3 for databases and journals, temp files passed on", () => {
-  const { h } = handlers();
+/** Asserts `fn` throws a VfsError with SQLITE_CANTOPEN whose message matches `message`. */
+function cantOpen(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof VfsError, String(e));
+    assert.equal(e.sqliteCode, F.SQLITE_CANTOPEN);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+Deno.test("S3Handlers.xOpen() behaviour: databases through the log, journals and temp files local", () => {
+  const { h, mem, take } = handlers();
   assert.equal(h.xOpen(null, 1, F.SQLITE_OPEN_TEMP_DB | F.SQLITE_OPEN_CREATE, null), DEFAULT_VFS);
   assert.equal(h.xOpen("t", 1, F.SQLITE_OPEN_TEMP_JOURNAL, null), DEFAULT_VFS);
-  assert.throws(
-    () => h.xOpen("db", 2, F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_READWRITE, null),
-    (e: unknown) => e instanceof VfsError && e.sqliteCode === F.SQLITE_CANTOPEN,
+  assert.equal(h.xOpen("s", 1, F.SQLITE_OPEN_SUBJOURNAL, null), DEFAULT_VFS);
+  assert.equal(h.xOpen("db-journal", 1, JOURNAL, null), DEFAULT_VFS_TEMP);
+  assert.equal(h.xOpen("db-mj0", 1, F.SQLITE_OPEN_SUPER_JOURNAL, null), DEFAULT_VFS_TEMP);
+  assert.equal(h.xOpen("db-wal", 1, F.SQLITE_OPEN_WAL, null), DEFAULT_VFS_TEMP);
+  assert.deepEqual(take(), {}, "no request for local files");
+  for (
+    const [name, why] of [
+      ["/a", /leading "\/"/],
+      ["a/", /trailing "\/"/],
+      ["a/../b", /"\.\." segment/],
+      ["a//b", /empty path segment/],
+      ["a\u0000b", /control character/],
+      ["x.s3vfs/y", /reserved/],
+      ["", /empty/],
+      ["db-journal", /ends in "-journal"/],
+      ["db-wal", /ends in "-wal"/],
+    ] as const
+  ) {
+    cantOpen(() => h.xOpen(name, 2, MAIN, null), why);
+  }
+  assert.deepEqual(take(), {}, "bad names are refused before any request");
+  cantOpen(
+    () => h.xOpen("db", 2, F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_READONLY, null),
+    /no database at s3:\/\/bkt\/db\//,
   );
+  assert.deepEqual(take(), { get: 3, list: 1 }, "a cold open finding nothing");
+  assert.equal(h.openFiles, 0);
   const out = int();
   assert.equal(h.xOpen("db", 3, MAIN, out), F.SQLITE_OK);
   assert.equal(out.getInt32(0, true), MAIN);
   assert.equal(h.openFiles, 1);
   assert.equal(h.xClose(3), F.SQLITE_OK);
   assert.equal(h.openFiles, 0);
+  assert.equal(mem.objects.size, 0, "opening writes nothing");
   h.closed = true;
-  assert.throws(() => h.xOpen("db", 4, MAIN, null), /closed/);
+  cantOpen(() => h.xOpen("db", 4, MAIN, null), /closed/);
 });
 
-Deno.test("S3Handlers io methods behaviour: bytes in, bytes out, written back at xSync", () => {
-  const { h, objects, ops } = handlers();
-  assert.equal(h.xOpen("db", 7, MAIN, null), F.SQLITE_OK);
-  const page = new Uint8Array(B).map((_, i) => i % 251);
-  assert.equal(h.xWrite(7, page, 0), F.SQLITE_OK);
-  assert.equal(h.xWrite(7, page, B), F.SQLITE_OK);
-  const size = int();
-  assert.equal(h.xFileSize(7, size), F.SQLITE_OK);
-  assert.equal(size.getBigInt64(0, true), BigInt(2 * B));
-  assert.equal(objects.size, 0, "nothing written before xSync");
-  assert.equal(h.xSync(7, F.SQLITE_SYNC_NORMAL), F.SQLITE_OK);
-  assert.deepEqual([...objects.keys()], ["db/0000000001", "db/0000000000"], "block 0 last");
-  const dst = new Uint8Array(B + 10).fill(0xff);
-  assert.equal(h.xRead(7, dst, B), F.SQLITE_IOERR_SHORT_READ);
-  assert.deepEqual(dst.subarray(0, B), page);
-  assert.deepEqual(dst.subarray(B), new Uint8Array(10), "a short read zero-fills");
-  assert.equal(h.xTruncate(7, B), F.SQLITE_OK);
-  assert.deepEqual([...objects.keys()], ["db/0000000000"]);
-  assert.ok(!ops.includes("get db/0000000000"), "reads came from the cache");
-  assert.equal(h.xFileControl(7, F.SQLITE_FCNTL_SYNC), F.SQLITE_OK);
-  assert.equal(h.xFileControl(7, F.SQLITE_FCNTL_PRAGMA), F.SQLITE_NOTFOUND);
-  assert.equal(h.xSectorSize(7), 512);
-  assert.equal(
-    h.xDeviceCharacteristics(7) & F.SQLITE_IOCAP_SAFE_APPEND,
-    F.SQLITE_IOCAP_SAFE_APPEND,
-  );
-  assert.equal(h.xClose(7), F.SQLITE_OK);
-  assert.throws(() => h.xRead(7, dst, 0), /unknown file handle/);
-});
-
-Deno.test("S3Handlers locks behaviour: xLock, xCheckReservedLock, xUnlock across two files", () => {
-  const { h } = handlers();
+Deno.test("S3Handlers.xLock() behaviour: xLock, xCheckReservedLock, xUnlock across two handles", () => {
+  const { h, take } = handlers();
+  create(h, "db");
   h.xOpen("db", 1, MAIN, null);
   h.xOpen("db", 2, MAIN, null);
+  take();
   const held = int();
-  assert.equal(h.xLock(1, F.SQLITE_LOCK_SHARED), F.SQLITE_OK);
-  assert.equal(h.xLock(2, F.SQLITE_LOCK_SHARED), F.SQLITE_OK);
-  assert.equal(h.xLock(1, F.SQLITE_LOCK_RESERVED), F.SQLITE_OK);
+  assert.equal(h.xLock(1, SHARED), F.SQLITE_OK);
+  assert.deepEqual(take(), { get: 1 }, "the first SHARED lock refreshes: 1 GET");
+  assert.equal(h.xLock(2, SHARED), F.SQLITE_OK);
+  assert.deepEqual(take(), {}, "the second keeps the snapshot");
+  assert.equal(h.xLock(1, RESERVED), F.SQLITE_OK);
   assert.equal(h.xCheckReservedLock(2, held), F.SQLITE_OK);
   assert.equal(held.getInt32(0, true), 1);
-  assert.equal(h.xLock(2, F.SQLITE_LOCK_RESERVED), F.SQLITE_BUSY);
-  assert.equal(h.xLock(1, F.SQLITE_LOCK_EXCLUSIVE), F.SQLITE_BUSY, "the other reader blocks it");
-  assert.equal(h.xUnlock(2, F.SQLITE_LOCK_NONE), F.SQLITE_OK);
-  assert.equal(h.xLock(1, F.SQLITE_LOCK_EXCLUSIVE), F.SQLITE_OK);
-  assert.equal(h.xUnlock(1, F.SQLITE_LOCK_SHARED), F.SQLITE_OK);
+  assert.equal(h.xLock(2, RESERVED), F.SQLITE_BUSY);
+  assert.equal(h.xLock(1, EXCLUSIVE), F.SQLITE_BUSY, "the other reader blocks it");
+  assert.equal(h.xUnlock(2, NONE), F.SQLITE_OK);
+  assert.equal(h.xLock(1, EXCLUSIVE), F.SQLITE_OK);
+  assert.equal(h.xLock(2, SHARED), F.SQLITE_BUSY, "no new reader under EXCLUSIVE");
+  assert.equal(h.xUnlock(1, SHARED), F.SQLITE_OK);
   assert.equal(h.xCheckReservedLock(2, held), F.SQLITE_OK);
   assert.equal(held.getInt32(0, true), 0);
+  assert.equal(h.xLock(2, SHARED), F.SQLITE_OK);
+  assert.deepEqual(take(), {}, "another connection still reads: no refresh");
+  assert.equal(h.xClose(1), F.SQLITE_OK);
+  assert.equal(h.xClose(2), F.SQLITE_OK);
 });
 
 Deno.test("S3Handlers VFS methods behaviour: xAccess, xDelete, xFullPathname, xGetLastError", () => {
-  const { h, objects } = handlers();
+  const { h, mem, take } = handlers();
   const out = int();
-  assert.equal(h.xAccess("db-journal", F.SQLITE_ACCESS_EXISTS, out), F.SQLITE_OK);
-  assert.equal(out.getInt32(0, true), 0);
-  h.xOpen("db", 1, MAIN, null);
-  h.xOpen("db-journal", 2, JOURNAL, null);
-  h.xWrite(2, new Uint8Array(B + 1).fill(1), 0);
-  h.xWrite(1, new Uint8Array(B).fill(2), 0);
-  h.xSync(2, 0);
-  assert.equal(h.xAccess("db-journal", F.SQLITE_ACCESS_EXISTS, out), F.SQLITE_OK);
-  assert.equal(out.getInt32(0, true), 1);
-  h.xClose(2);
+  const exists = (name: string, flags: number = F.SQLITE_ACCESS_EXISTS): number => {
+    out.setInt32(0, -1, true);
+    assert.equal(h.xAccess(name, flags, out), F.SQLITE_OK);
+    return out.getInt32(0, true);
+  };
+  assert.equal(exists("db"), 0);
+  create(h, "db");
+  assert.equal(exists("db"), 1);
+  take();
+  for (const name of ["db-journal", "db-wal", "db-shm"]) assert.equal(exists(name), 0, name);
+  assert.equal(exists("db", F.SQLITE_ACCESS_READWRITE), 1);
+  assert.deepEqual(take(), {}, "known and companion names need no request");
+  const stored = [...mem.objects.keys()];
   assert.equal(h.xDelete("db-journal"), F.SQLITE_OK);
-  assert.deepEqual([...objects.keys()], ["db/0000000000"], "the database first, then the journal");
+  assert.equal(h.xDelete("db"), F.SQLITE_OK);
+  assert.deepEqual([...mem.objects.keys()], stored, "xDelete deletes nothing in S3");
+  assert.deepEqual(take(), {});
   const name = new Uint8Array(4).fill(0xff);
   assert.equal(h.xFullPathname("a/b", name), F.SQLITE_OK);
   assert.deepEqual([...name], [97, 47, 98, 0]);
@@ -170,7 +196,7 @@ class Recorder implements VfsHandlers {
     id: number,
     flags: number,
     out: DataView | null,
-  ): number | typeof DEFAULT_VFS {
+  ): number | typeof DEFAULT_VFS | typeof DEFAULT_VFS_TEMP {
     out?.setInt32(0, flags, true);
     return this.#rec("xOpen", name, id, flags);
   }
@@ -344,5 +370,47 @@ Deno.test("VfsFacade() behaviour: temp files go to the default VFS's xOpen", () 
     assert.deepEqual(rec.calls, []);
   } finally {
     facade.close();
+  }
+});
+
+Deno.test("VfsFacade() behaviour: a journal goes to the default VFS as a local temp file", () => {
+  const lib = F.loadSqlite();
+  const dflt = lib.symbols.sqlite3_vfs_find(null)!;
+  const rec = new Recorder();
+  rec.xOpen = (name, _id, flags) => (rec.calls.push(["xOpen", name, flags]), DEFAULT_VFS_TEMP);
+  const facade = new VfsFacade("facade-test-3", dflt, rec);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const O = F.VFS_OFFSETS;
+    const file = new BigUint64Array(
+      new Deno.UnsafePointerView(facade.pointer).getInt32(O.szOsFile),
+    );
+    const filePtr = Deno.UnsafePointer.of(file);
+    const path = `${dir}/db-journal`;
+    const outFlags = new Int32Array(1);
+    const rc = slot(facade.pointer, O.xOpen, F.VFS_METHODS.xOpen).call(
+      facade.pointer,
+      ptr(F.cstring(path)),
+      filePtr,
+      JOURNAL,
+      ptr(outFlags),
+    );
+    assert.equal(rc, F.SQLITE_OK);
+    assert.deepEqual(rec.calls, [["xOpen", path, JOURNAL]]);
+    assert.equal(outFlags[0] & F.SQLITE_OPEN_MAIN_JOURNAL, 0, "opened as another file type");
+    assert.ok(outFlags[0] & F.SQLITE_OPEN_DELETEONCLOSE, "deleted on close");
+    const io = Deno.UnsafePointer.create(file[0])!;
+    const I = F.IO_METHODS_OFFSETS, IM = F.IO_METHODS;
+    const data = new Uint8Array([1, 2, 3, 4]);
+    assert.equal(slot(io, I.xWrite, IM.xWrite).call(filePtr, ptr(data), 4, 10n), F.SQLITE_OK);
+    const back = new Uint8Array(4);
+    assert.equal(slot(io, I.xRead, IM.xRead).call(filePtr, ptr(back), 4, 10n), F.SQLITE_OK);
+    assert.deepEqual(back, data);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing under the journal's name");
+    assert.equal(slot(io, I.xClose, IM.xClose).call(filePtr), F.SQLITE_OK);
+    assert.equal(rec.calls.length, 1, "io calls never reach the handlers");
+  } finally {
+    facade.close();
+    Deno.removeSync(dir, { recursive: true });
   }
 });

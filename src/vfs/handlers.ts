@@ -6,25 +6,30 @@
  * SQLITE_IOERR_* code through {@link S3Handlers.fail}, keeping the cause in
  * `lastError`.
  *
- * What is left out: WAL (no shared-memory methods), memory mapping, and locks
- * across processes (the lock state machine is per process). Temporary files
- * and the OS-level methods are the default VFS's.
+ * Main databases follow the commit-log protocol (src/vfs/log_file.ts,
+ * docs/protocol.md): a snapshot per read transaction, COMMIT as one
+ * create-only object. Rollback journals are local temporary files of the
+ * default VFS: never stored in S3, so no process can take another's journal
+ * for a hot one, and a crash leaves nothing to roll back.
+ *
+ * What is left out: WAL (no shared-memory methods), memory mapping. Temporary
+ * files and the OS-level methods are the default VFS's.
  *
  * @module
  */
 
-import { VfsError } from "../errors.ts";
+import { S3Error, VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
-import { DEFAULT_VFS, type VfsHandlers } from "./facade.ts";
-import { FileStore, type ReadCursor, type StoreContext } from "./store.ts";
+import { checkDatabaseName } from "../log/keys.ts";
+import { DEFAULT_VFS, DEFAULT_VFS_TEMP, type VfsHandlers } from "./facade.ts";
+import { type LogContext, LogFile, type ReadCursor } from "./log_file.ts";
 
-/** One open file. */
+/** One open database file. */
 interface Handle {
   id: number;
-  store: FileStore;
+  file: LogFile;
   level: number;
   cursor: ReadCursor;
-  isMain: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -36,26 +41,38 @@ function setCString(out: Uint8Array, text: string): void {
   out[bytes.length] = 0;
 }
 
-/** Files this VFS keeps in S3; everything else (temp files) goes to the default VFS. */
-const OURS = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_SUPER_JOURNAL |
-  F.SQLITE_OPEN_WAL;
-/**
- * Appends are safe (no journal header rewrite), writes are ordered by the VFS
- * itself (journal flushed before the database), no torn 512-byte writes.
- */
+/** Journals: local temporary files, invisible to every other process. */
+const JOURNALS = F.SQLITE_OPEN_MAIN_JOURNAL | F.SQLITE_OPEN_SUPER_JOURNAL | F.SQLITE_OPEN_WAL;
+/** Names SQLite derives for a database's other files; refused as database names. */
+const COMPANION_SUFFIXES = ["-journal", "-wal", "-shm"];
+/** Writes reach S3 only at COMMIT, as one object: appends are safe, nothing tears. */
 const DEVICE_CHARACTERISTICS = F.SQLITE_IOCAP_SAFE_APPEND | F.SQLITE_IOCAP_SEQUENTIAL |
   F.SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+
+/**
+ * Checks a database name (the key prefix) before any request: the protocol's
+ * rules (no leading or trailing "/", no empty, "." or ".." segment, no
+ * control character, no segment ending in ".s3vfs") and no name SQLite uses
+ * for a database's other files. Throws a TypeError naming the problem.
+ */
+export function checkName(name: string): string {
+  checkDatabaseName(name);
+  const suffix = COMPANION_SUFFIXES.find((x) => name.endsWith(x));
+  if (suffix) {
+    throw new TypeError(
+      `database name ${JSON.stringify(name)} ends in "${suffix}", which SQLite (and Python ` +
+        "sqlite-s3vfs) use for a database's other files",
+    );
+  }
+  return name;
+}
 
 /** What the handlers need from their S3VFS. */
 export interface HandlersInit {
   /** Bucket (for messages). */
   bucket: string;
-  /** Block size. */
-  blockSize: number;
-  /** Dirty bytes before an early write-back. */
-  maxDirty: number;
-  /** Shared by every file store. */
-  storeContext: StoreContext;
+  /** Shared by every database. */
+  context: LogContext;
 }
 
 /** The open files and the handlers of one VFS. */
@@ -65,11 +82,11 @@ export class S3Handlers implements VfsHandlers {
   /** Set when the owning VFS closed. */
   closed = false;
   #init: HandlersInit;
-  #stores = new Map<string, FileStore>();
+  #files = new Map<string, LogFile>();
   #handles = new Map<number, Handle>();
   #lastCode: number = F.SQLITE_OK;
 
-  /** Handlers over `init`'s stores; nothing is fetched until SQLite asks. */
+  /** Handlers over `init`'s databases; nothing is fetched until SQLite asks. */
   constructor(init: HandlersInit) {
     this.#init = init;
   }
@@ -79,21 +96,30 @@ export class S3Handlers implements VfsHandlers {
     return this.#handles.size;
   }
 
-  /** Forgets in-memory state of `prefix` (and its journal). Throws if it is open. */
+  /** Forgets in-memory state of `prefix`. Throws if it is open. */
   forget(prefix: string): void {
-    for (const name of [prefix, prefix + "-journal"]) {
-      const st = this.#stores.get(name);
-      if (!st) continue;
-      if (st.openCount > 0) throw new VfsError(`${name} is open in a connection`);
-      this.#init.storeContext.cache.invalidate(st.id);
-      this.#stores.delete(name);
+    const f = this.#files.get(prefix);
+    if (!f) return;
+    if (f.openCount > 0) throw new VfsError(`${prefix} is open in a connection`);
+    this.#init.context.cache.invalidate(f.id);
+    this.#files.delete(prefix);
+  }
+
+  /** The database `prefix` as this VFS knows it (state kept across connections). */
+  file(prefix: string): LogFile {
+    let f = this.#files.get(prefix);
+    if (!f) {
+      f = new LogFile(prefix, this.#init.context);
+      this.#files.set(prefix, f);
     }
+    return f;
   }
 
   /** Keeps a callback's failure; the code is the error's own unless it is plain SQLITE_IOERR. */
   fail(e: unknown, code: number): number {
     const err = e instanceof Error ? e : new Error(String(e));
-    this.lastError = err;
+    // The S3 failure behind a protocol error is what users need: "S3 503 SlowDown on GET ...".
+    this.lastError = err.cause instanceof S3Error ? err.cause : err;
     this.#lastCode = err instanceof VfsError && err.sqliteCode !== F.SQLITE_IOERR
       ? err.sqliteCode
       : code;
@@ -106,64 +132,55 @@ export class S3Handlers implements VfsHandlers {
     return h;
   }
 
-  #store(name: string): FileStore {
-    let st = this.#stores.get(name);
-    if (!st) {
-      st = new FileStore(name, this.#init.storeContext);
-      // This VFS never creates a WAL (no shared memory): answer for it without asking S3.
-      if (name.endsWith("-wal")) st.assumeAbsent();
-      this.#stores.set(name, st);
-    }
-    return st;
-  }
-
-  /** Flushes the journal of `db` (if any), then `db` itself: the journal is always durable first. */
-  #flushDb(db: FileStore, keepBlock0 = false): void {
-    this.#stores.get(db.name + "-journal")?.flush();
-    db.flush(keepBlock0);
-  }
-
   // -------------------------------------------------------------------------
   // VFS methods
 
-  /** xOpen: S3 for main databases and journals; temp files go to the default VFS. */
+  /** xOpen: main databases through the log; journals and temp files are local. */
   xOpen(
     name: string | null,
     fileId: number,
     flags: number,
     outFlags: DataView | null,
-  ): number | typeof DEFAULT_VFS {
-    if (name === null || !(flags & OURS)) return DEFAULT_VFS;
+  ): number | typeof DEFAULT_VFS | typeof DEFAULT_VFS_TEMP {
+    if (name === null || !(flags & F.SQLITE_OPEN_MAIN_DB)) {
+      return name !== null && (flags & JOURNALS) ? DEFAULT_VFS_TEMP : DEFAULT_VFS;
+    }
     if (this.closed) throw new VfsError("S3VFS is closed", { sqliteCode: F.SQLITE_CANTOPEN });
-    const store = this.#store(name);
-    const isMain = (flags & F.SQLITE_OPEN_MAIN_DB) !== 0;
-    if (isMain && !(flags & F.SQLITE_OPEN_CREATE) && !store.exists()) {
+    try {
+      checkName(name);
+    } catch (e) {
+      throw new VfsError(`s3vfs: ${(e as Error).message}`, { sqliteCode: F.SQLITE_CANTOPEN });
+    }
+    const file = this.file(name);
+    if (!(flags & F.SQLITE_OPEN_CREATE) && !file.exists()) {
       throw new VfsError(
         `no database at s3://${this.#init.bucket}/${name}/ (open with SQLITE_OPEN_CREATE to make one)`,
         { sqliteCode: F.SQLITE_CANTOPEN },
       );
     }
-    store.known();
-    const cursor = { last: -1, run: 0 };
-    this.#handles.set(fileId, { id: fileId, store, level: F.SQLITE_LOCK_NONE, cursor, isMain });
-    store.openCount++;
+    file.exists(); // the cold open happens here, not in the first read
+    this.#handles.set(fileId, {
+      id: fileId,
+      file,
+      level: F.SQLITE_LOCK_NONE,
+      cursor: { last: -1, run: 0 },
+    });
+    file.openCount++;
     outFlags?.setInt32(0, flags, true);
     return F.SQLITE_OK;
   }
 
-  /** xDelete: the database's pending blocks first, then journal block 0 (the commit point), then the rest. */
-  xDelete(name: string): number {
-    if (name.endsWith("-journal")) {
-      const db = this.#stores.get(name.slice(0, -"-journal".length));
-      if (db) this.#flushDb(db);
-    }
-    this.#store(name).deleteAll();
+  /** xDelete: journals are local temp files, gone when closed; nothing in S3 to delete. */
+  xDelete(_name: string): number {
     return F.SQLITE_OK;
   }
 
-  /** xAccess: a file exists when it has at least one byte (as sqlite-s3vfs); tracked after the first LIST. */
+  /** xAccess: no journal or WAL is ever visible to SQLite here (none is hot); a database exists once created. */
   xAccess(name: string, flags: number, out: DataView): number {
-    const exists = flags === F.SQLITE_ACCESS_EXISTS ? this.#store(name).exists() : true;
+    let exists = true;
+    if (flags === F.SQLITE_ACCESS_EXISTS) {
+      exists = !COMPANION_SUFFIXES.some((x) => name.endsWith(x)) && this.file(name).exists();
+    }
     out.setInt32(0, exists ? 1 : 0, true);
     return F.SQLITE_OK;
   }
@@ -182,89 +199,77 @@ export class S3Handlers implements VfsHandlers {
   }
 
   // -------------------------------------------------------------------------
-  // io methods
+  // io methods (main databases only)
 
-  /** xClose: write back what is pending, drop the lock, forget the handle. */
+  /** xClose: drop the lock and forget the handle (an unfinished transaction is discarded). */
   xClose(fileId: number): number {
     const h = this.#handle(fileId);
-    try {
-      if (h.isMain) this.#flushDb(h.store);
-      else h.store.flush();
-    } finally {
-      h.store.locks.unlock(h, F.SQLITE_LOCK_NONE);
-      h.store.openCount--;
-      this.#handles.delete(h.id);
-    }
+    if (h.level > F.SQLITE_LOCK_SHARED) h.file.endWrite();
+    h.file.locks.unlock(h, F.SQLITE_LOCK_NONE);
+    h.file.openCount--;
+    this.#handles.delete(h.id);
     return F.SQLITE_OK;
   }
 
-  /** xRead: from dirty blocks, the cache, or one batch of GETs (with read-ahead); short reads zero-fill. */
+  /** xRead: at the snapshot, from the transaction's blocks, the cache, or one batch of GETs; short reads zero-fill. */
   xRead(fileId: number, dst: Uint8Array, offset: number): number {
     const h = this.#handle(fileId);
-    const got = h.store.read(dst, offset, h.cursor);
+    const got = h.file.read(dst, offset, h.cursor);
     return got < dst.length ? F.SQLITE_IOERR_SHORT_READ : F.SQLITE_OK;
   }
 
-  /** xWrite: into dirty blocks, written back at xSync (early, except block 0, past maxDirtyBytes). */
+  /** xWrite: into the transaction's blocks, sent at COMMIT. */
   xWrite(fileId: number, src: Uint8Array, offset: number): number {
-    const h = this.#handle(fileId);
-    h.store.write(src, offset);
-    if (h.isMain && h.store.dirty.size * this.#init.blockSize > this.#init.maxDirty) {
-      this.#flushDb(h.store, true);
-    }
+    this.#handle(fileId).file.write(src, offset);
     return F.SQLITE_OK;
   }
 
-  /** xTruncate: delete blocks past the end, shorten the last one (journal to 0: block 0 first). */
+  /** xTruncate: the transaction's new size. */
   xTruncate(fileId: number, size: number): number {
-    this.#handle(fileId).store.truncate(size);
+    this.#handle(fileId).file.truncate(size);
     return F.SQLITE_OK;
   }
 
-  /** xSync: write back dirty blocks concurrently (database: journal first, block 0 last). */
+  /** xSync: COMMIT, one create-only commit object (SQLITE_BUSY_SNAPSHOT when another came first). */
   xSync(fileId: number, _flags: number): number {
-    const h = this.#handle(fileId);
-    if (h.isMain) this.#flushDb(h.store);
-    else h.store.flush();
+    this.#handle(fileId).file.sync();
     return F.SQLITE_OK;
   }
 
-  /** xFileSize: the tracked size, no request. */
+  /** xFileSize: the size at the snapshot (or the transaction's), no request. */
   xFileSize(fileId: number, out: DataView): number {
-    out.setBigInt64(0, BigInt(this.#handle(fileId).store.known()), true);
+    out.setBigInt64(0, BigInt(this.#handle(fileId).file.size()), true);
     return F.SQLITE_OK;
   }
 
-  /** xLock: the lock state machine; a first SHARED lock revalidates the cache with one conditional GET. */
+  /** xLock: the lock state machine; the first SHARED lock in the process refreshes the snapshot. */
   xLock(fileId: number, level: number): number {
     const h = this.#handle(fileId);
     const first = level === F.SQLITE_LOCK_SHARED && h.level === F.SQLITE_LOCK_NONE &&
-      h.store.locks.sharedCount === 0;
-    if (!h.store.locks.lock(h, level)) return F.SQLITE_BUSY;
-    if (first && h.isMain) {
+      h.file.locks.sharedCount === 0;
+    if (!h.file.locks.lock(h, level)) return F.SQLITE_BUSY;
+    if (first) {
       try {
-        h.store.revalidate();
+        h.file.beginRead();
       } catch (e) {
-        h.store.locks.unlock(h, F.SQLITE_LOCK_NONE);
+        h.file.locks.unlock(h, F.SQLITE_LOCK_NONE);
         throw e;
       }
     }
     return F.SQLITE_OK;
   }
 
-  /** xUnlock: leaving a write lock writes back anything still pending, then lowers the level. */
+  /** xUnlock: leaving a write lock ends the write transaction (committed or rolled back). */
   xUnlock(fileId: number, level: number): number {
     const h = this.#handle(fileId);
-    if (h.level > F.SQLITE_LOCK_SHARED && level <= F.SQLITE_LOCK_SHARED && h.isMain) {
-      this.#flushDb(h.store);
-    }
-    h.store.locks.unlock(h, level);
+    if (h.level > F.SQLITE_LOCK_SHARED && level <= F.SQLITE_LOCK_SHARED) h.file.endWrite();
+    h.file.locks.unlock(h, level);
     return F.SQLITE_OK;
   }
 
   /** xCheckReservedLock: whether any connection of this process holds RESERVED or above. */
   xCheckReservedLock(fileId: number, out: DataView): number {
-    out.setInt32(0, this.#handle(fileId).store.locks.reservedHeld() ? 1 : 0, true);
+    out.setInt32(0, this.#handle(fileId).file.locks.reservedHeld() ? 1 : 0, true);
     return F.SQLITE_OK;
   }
 

@@ -10,6 +10,7 @@ import {
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
 } from "../ffi/constants.ts";
+import type { Timing } from "../log/rules.ts";
 import type { S3ConnectionOptions } from "../s3/config.ts";
 
 /** Options of `new S3VFS(...)`. Unset connection fields come from the environment. */
@@ -33,8 +34,15 @@ export interface S3VFSOptions extends S3ConnectionOptions {
   readAhead?: false | { initial?: number; max?: number };
   /** S3 requests in flight per batch (default 64); when set, also the serialize/deserialize window (default 16 MiB of blocks, at most 64 requests). */
   concurrency?: number;
-  /** Dirty bytes a transaction may buffer before blocks are written early (default 64 MiB). */
-  maxDirtyBytes?: number;
+  /**
+   * Timing of the commit-log protocol recorded in databases this VFS creates
+   * (docs/protocol.md section 5): grace period before a commit is folded,
+   * commit lag, history kept, stage age, margin; whole seconds. Defaults:
+   * 60 s, 30 s, 15 min, 1 h, 2 s. An existing database keeps its own.
+   */
+  timing?: Partial<Timing>;
+  /** Commits of one process between two background checkpoint runs (default 32). */
+  checkpointEvery?: number;
   /** Upper bound on one batch of S3 I/O, retries included (default: timeoutMs x maxAttempts + 10 s). */
   bridgeTimeoutMs?: number;
 }

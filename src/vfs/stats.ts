@@ -33,6 +33,8 @@ export interface VfsStats {
   roundTrips: number;
   /** Milliseconds SQLite's thread spent blocked waiting for S3. */
   waitMs: number;
+  /** Requests of background work (checkpoints, retention), off every transaction's path. */
+  background: VfsStats["requests"];
 }
 
 /** Mutable accumulator behind `vfs.stats()`. */
@@ -49,6 +51,8 @@ export class StatsCounter {
   roundTrips = 0;
   /** Wait time. */
   waitMs = 0;
+  /** Background requests by kind. */
+  background: VfsStats["requests"] = StatsCounter.#zero();
 
   static #zero(): VfsStats["requests"] {
     return {
@@ -64,9 +68,18 @@ export class StatsCounter {
     };
   }
 
-  /** Adds one bridge call's accounting. */
-  add(s: BridgeStats, waitedMs: number): void {
-    const r = this.requests;
+  /** Adds one bridge call's accounting, and the background work's since the last call. */
+  add(s: BridgeStats, waitedMs: number, background?: BridgeStats): void {
+    if (background) StatsCounter.#count(this.background, background);
+    StatsCounter.#count(this.requests, s);
+    this.bytesIn += s.bytesIn;
+    this.bytesOut += s.bytesOut;
+    this.retried += s.retried;
+    this.roundTrips++;
+    this.waitMs += waitedMs;
+  }
+
+  static #count(r: VfsStats["requests"], s: BridgeStats): void {
     r.get += s.requests.GET ?? 0;
     r.getConditional += s.requests.GET_COND ?? 0;
     r.put += s.requests.PUT ?? 0;
@@ -75,16 +88,12 @@ export class StatsCounter {
     r.list += s.requests.LIST ?? 0;
     r.head += s.requests.HEAD ?? 0;
     r.total += Object.values(s.requests).reduce((a, b) => a + (b ?? 0), 0);
-    this.bytesIn += s.bytesIn;
-    this.bytesOut += s.bytesOut;
-    this.retried += s.retried;
-    this.roundTrips++;
-    this.waitMs += waitedMs;
   }
 
   /** Zeroes everything. */
   reset(): void {
     this.requests = StatsCounter.#zero();
+    this.background = StatsCounter.#zero();
     this.bytesIn =
       this.bytesOut =
       this.retried =

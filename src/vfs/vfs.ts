@@ -11,15 +11,20 @@
  * @module
  */
 
-import { checkBlockSize, DEFAULT_BLOCK_SIZE, hasHotJournal } from "../blocks.ts";
+import { checkBlockSize, DEFAULT_BLOCK_SIZE } from "../blocks.ts";
 import { Bridge } from "../bridge/caller.ts";
-import type { BridgeOp } from "../bridge/protocol.ts";
+import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
+import { runAsync, runSync } from "../log/driver.ts";
+import { readConfig } from "../log/records.ts";
+import { checkTiming, DEFAULT_TIMING, type Timing } from "../log/rules.ts";
+import { S3LogStore } from "../log/s3_store.ts";
+import type { StoreOp } from "../log/store.ts";
 import { BlockCache } from "./cache.ts";
 import { VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
 import { resolveS3Config } from "../s3/config.ts";
 import { StatsCounter, type VfsStats } from "./stats.ts";
-import type { StoreContext } from "./store.ts";
+import type { LogContext } from "./log_file.ts";
 import { S3Client } from "../s3/client.ts";
 import type { ResolvedS3Config } from "../s3/config.ts";
 import {
@@ -40,7 +45,7 @@ import {
 } from "../streams/mod.ts";
 import type { S3VFSOptions } from "./options.ts";
 import { VfsFacade } from "./facade.ts";
-import { S3Handlers } from "./handlers.ts";
+import { checkName, S3Handlers } from "./handlers.ts";
 
 let counter = 0;
 
@@ -87,6 +92,7 @@ export class S3VFS {
   #s3Config: ResolvedS3Config;
   #concurrency: number | undefined;
   #client?: S3Client;
+  #timing: Timing | undefined;
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -137,27 +143,28 @@ export class S3VFS {
       bucket,
       concurrency,
     }, options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000);
-    this.#bridge.onStats = (s, ms) => this.#stats.add(s, ms);
-    const storeContext: StoreContext = {
-      call: (phases: BridgeOp[][]) => {
-        const out = this.#bridge.call(phases);
-        for (const p of out) {
-          for (const r of p) if (r.status === "not-modified") this.#stats.requests.notModified++;
-        }
-        return out;
-      },
+    this.#bridge.onStats = (s, bg, ms) => this.#stats.add(s, ms, bg);
+    this.#timing = options.timing
+      ? checkTiming({ ...DEFAULT_TIMING, ...options.timing })
+      : undefined;
+    const batches = { runBatch: (ops: StoreOp[]) => this.#bridge.call(ops) };
+    const context: LogContext = {
+      run: (gen) => runSync(gen, batches),
       cache: this.#cache,
       blockSize: this.blockSize,
+      timing: this.#timing,
       readAhead: ra,
+      maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
+      checkpointEvery: options.checkpointEvery ?? 32,
     };
+    if (!(Number.isInteger(context.checkpointEvery) && context.checkpointEvery >= 1)) {
+      throw new RangeError(
+        `checkpointEvery must be a positive integer, got ${context.checkpointEvery}`,
+      );
+    }
     const defaultVfs = sym.sqlite3_vfs_find(null);
     if (defaultVfs === null) throw new VfsError("libsqlite3 has no default VFS");
-    this.#methods = new S3Handlers({
-      bucket,
-      blockSize: this.blockSize,
-      maxDirty: options.maxDirtyBytes ?? 64 * 1024 * 1024,
-      storeContext,
-    });
+    this.#methods = new S3Handlers({ bucket, context });
     this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods);
     const rc = sym.sqlite3_vfs_register(this.#facade.pointer, options.makeDefault ? 1 : 0);
     if (rc !== F.SQLITE_OK) {
@@ -172,11 +179,8 @@ export class S3VFS {
   /** A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use with {@linkcode OPEN_READWRITE}). */
   uri(prefix: string): string {
     if (this.#closed) throw new VfsError(`S3VFS ${this.name} is closed`);
-    if (typeof prefix !== "string" || !prefix || prefix.endsWith("/")) {
-      throw new TypeError(
-        `prefix must be a non-empty key prefix not ending in "/", got ${JSON.stringify(prefix)}`,
-      );
-    }
+    if (typeof prefix !== "string") throw new TypeError(`prefix must be a string, got ${prefix}`);
+    checkName(prefix);
     const path = encodeURI(prefix).replace(/[?#]/g, (c) => encodeURIComponent(c));
     return `file:${path}?vfs=${encodeURIComponent(this.name)}`;
   }
@@ -192,6 +196,7 @@ export class S3VFS {
       cache: { ...this.#cache.counters },
       roundTrips: s.roundTrips,
       waitMs: s.waitMs,
+      background: { ...s.background },
     };
   }
 
@@ -248,26 +253,34 @@ export class S3VFS {
     };
   }
 
-  /** Refuses a target with a hot journal; forgets cached state of `prefix` (throws if it is open). */
+  /** Checks the name; forgets cached state of `prefix` when no connection has it open. */
+  // deno-lint-ignore require-await
   async #beforeLoad(prefix: string): Promise<BlockStoreContext> {
+    checkName(prefix);
     const ctx = this.#streams();
     this.#methods.forget(prefix);
-    if (await hasHotJournal(ctx.client, this.bucket, `${prefix}-journal`)) {
-      throw new VfsError(
-        `s3://${this.bucket}/${prefix} has a hot journal (an interrupted transaction): open it once ` +
-          "through the VFS to roll it back before replacing the database",
-      );
-    }
     return ctx;
   }
 
-  async #afterLoad(ctx: BlockStoreContext, prefix: string): Promise<void> {
+  // deno-lint-ignore require-await
+  async #afterLoad(_ctx: BlockStoreContext, prefix: string): Promise<void> {
     this.#methods.forget(prefix);
-    const stale: string[] = [];
-    for await (const e of ctx.client.list(this.bucket, { prefix: `${prefix}-journal/` })) {
-      stale.push(e.key);
-    }
-    if (stale.length) await ctx.client.deleteMany(this.bucket, stale);
+  }
+
+  /**
+   * Folds the commits of `prefix` older than the grace period into its block
+   * objects now (the VFS also does it in the background every
+   * `checkpointEvery` commits). After a checkpoint with nothing left to fold,
+   * the blocks under `<prefix>/` are exactly the database, as Python
+   * sqlite-s3vfs reads it.
+   */
+  async checkpoint(prefix: string): Promise<CheckpointOutcome> {
+    checkName(prefix);
+    const ctx = this.#streams();
+    const store = new S3LogStore(ctx.client, this.bucket);
+    const config = await runAsync(readConfig(prefix), store);
+    if (!config) return { kind: "none" };
+    return await runAsync(checkpoint(prefix, config, { concurrency: this.#concurrency }), store);
   }
 
   /**

@@ -1,0 +1,347 @@
+/**
+ * One database as the commit-log protocol sees it (docs/protocol.md), for the
+ * VFS's handlers: a snapshot refreshed when a read transaction starts, reads
+ * of blocks at that snapshot (through the shared block cache, with
+ * read-ahead), a write transaction buffered as whole blocks, and COMMIT as
+ * one create-only commit object. Every S3 request is a protocol operation run
+ * synchronously through the bridge (`ctx.run`).
+ *
+ * Connections of one process share the state; SQLite's own lock levels (kept
+ * per process in {@linkcode LockTable}) make that safe: a commit needs
+ * EXCLUSIVE, so no other connection of the process is reading then, and the
+ * snapshot moves only when no connection holds a lock.
+ *
+ * @module
+ */
+
+import { blockCount, blockLength, blockSpans } from "../blocks.ts";
+import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC } from "../codes.ts";
+import { VfsError } from "../errors.ts";
+import type { ConfigRecord } from "../log/format.ts";
+import { newPutId } from "../log/keys.ts";
+import { coldOpen, openForWrite } from "../log/open.ts";
+import type { Timing } from "../log/rules.ts";
+import { type DbState, readBlocks, refresh } from "../log/snapshot.ts";
+import type { Step } from "../log/store.ts";
+import { commit, type CommitOutcome } from "../log/writer.ts";
+import type { BlockCache } from "./cache.ts";
+import { LockTable } from "./locks.ts";
+
+/** What every database of one VFS shares. */
+export interface LogContext {
+  /** Runs a protocol algorithm to completion through the bridge (blocking). */
+  run<T>(gen: Step<T>): T;
+  /** The VFS's block cache. */
+  cache: BlockCache;
+  /** Block size of new databases, and the one expected of existing ones. */
+  blockSize: number;
+  /** Timing recorded in the config of databases this VFS creates. */
+  timing?: Timing;
+  /** Read-ahead window in blocks (initial, cap), or null when disabled. */
+  readAhead: { initial: number; max: number } | null;
+  /** Asks for a background checkpoint of a database. */
+  maintain(prefix: string, config: ConfigRecord): void;
+  /** Commits between two background checkpoint requests. */
+  checkpointEvery: number;
+}
+
+/** Per-handle sequential-read detector. */
+export interface ReadCursor {
+  /** Last block index read (-1 before any). */
+  last: number;
+  /** Consecutive forward reads that missed the cache. */
+  run: number;
+  /** Read-ahead window last used, in blocks (0: none). */
+  window?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+let nextId = 1;
+
+/** A lost commit: SQLITE_BUSY_SNAPSHOT, the application retries its transaction. */
+function busySnapshot(detail: string): VfsError {
+  return new VfsError(`${detail}: another process committed first; retry the transaction`, {
+    sqliteCode: SQLITE_BUSY_SNAPSHOT,
+  });
+}
+
+/** One database under the key prefix `name`. */
+export class LogFile {
+  /** Identity in the block cache. */
+  readonly id: number = nextId++;
+  /** Lock levels of the handles on this database (this process). */
+  readonly locks: LockTable = new LockTable();
+  /** Open handles. */
+  openCount = 0;
+  /** Blocks written by the current write transaction, each a full blockSize buffer. */
+  readonly dirty: Map<number, Uint8Array> = new Map();
+  #st: DbState | null | undefined;
+  #txSize: number | undefined;
+  #doomed = false;
+  #commits = 0;
+
+  /** Creates it; nothing is fetched until needed. */
+  constructor(readonly name: string, readonly ctx: LogContext) {}
+
+  /** The protocol state (opened on first use); null when no database exists. */
+  #state(): DbState | null {
+    if (this.#st === undefined) {
+      this.#st = this.ctx.run(coldOpen(this.name, { blockSize: this.ctx.blockSize }));
+    }
+    return this.#st;
+  }
+
+  get #bs(): number {
+    return this.#st?.config.blockSize ?? this.ctx.blockSize;
+  }
+
+  /** Whether a database exists under the name (a cold open while none is known). */
+  exists(): boolean {
+    if (this.#st === null && this.openCount === 0) this.#st = undefined; // created since?
+    return this.#state() !== null;
+  }
+
+  /** The size SQLite sees: the write transaction's, else the snapshot's. */
+  size(): number {
+    return this.#txSize ?? this.#state()?.size ?? 0;
+  }
+
+  /** The snapshot txid (0 before the first commit). */
+  get head(): number {
+    return this.#st?.head ?? 0;
+  }
+
+  /**
+   * Starts a read transaction: brings the snapshot up to date (one GET when
+   * nothing changed) and drops cached blocks that newer commits changed.
+   */
+  beginRead(): void {
+    const st = this.#st;
+    if (!st) {
+      this.#st = undefined; // absent or never opened: look again
+      this.#state();
+      return;
+    }
+    const { head, versions } = st;
+    this.ctx.run(refresh(st));
+    const cache = this.ctx.cache;
+    if (st.versions !== versions) {
+      cache.invalidate(this.id); // reloaded from a newer checkpoint
+    } else if (st.head !== head) {
+      for (const [i, v] of st.versions) if (v.txid > head) cache.delete(this.id, i);
+      cache.invalidate(this.id, blockCount(st.size, st.config.blockSize));
+    }
+    this.#absorb();
+  }
+
+  /** Moves blocks the protocol state picked up (inline commit data) into the shared cache. */
+  #absorb(): void {
+    const st = this.#st;
+    if (!st) return;
+    for (const [i, data] of st.cache) {
+      this.ctx.cache.set(this.id, i, { data, etag: "", prefetched: false });
+    }
+    st.cache.clear();
+  }
+
+  /** Fetches blocks at the snapshot in one bridge call; `ahead` ones are cached as prefetched. */
+  #fetch(needed: number[], ahead: number[] = []): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    const st = this.#st;
+    const all = [...needed, ...ahead];
+    if (!st || all.length === 0) return out;
+    const got = this.ctx.run(readBlocks(st, all));
+    st.cache.clear();
+    all.forEach((i, k) => {
+      out.set(i, got[k]);
+      this.ctx.cache.set(this.id, i, { data: got[k], etag: "", prefetched: k >= needed.length });
+    });
+    return out;
+  }
+
+  /** Block `i` at the snapshot (empty past its end). */
+  #block(i: number): Uint8Array {
+    return this.ctx.cache.get(this.id, i)?.data ?? this.#fetch([i]).get(i) ?? EMPTY;
+  }
+
+  /**
+   * Reads into `dst` from `offset`; returns the bytes that exist there (the
+   * rest of `dst` is zero-filled, for SQLITE_IOERR_SHORT_READ).
+   */
+  read(dst: Uint8Array, offset: number, cursor?: ReadCursor): number {
+    const size = this.size();
+    const avail = Math.max(0, Math.min(dst.length, size - offset));
+    const bs = this.#bs;
+    const spans = blockSpans(offset, avail, bs);
+    const have = new Map<number, Uint8Array>();
+    const missing: number[] = [];
+    for (const s of spans) {
+      const d = this.dirty.get(s.index) ?? this.ctx.cache.get(this.id, s.index)?.data;
+      if (d) have.set(s.index, d);
+      else missing.push(s.index);
+    }
+    if (missing.length > 0) {
+      const ahead = this.#readAhead(missing, cursor);
+      for (const [i, d] of this.#fetch(missing, ahead)) if (missing.includes(i)) have.set(i, d);
+    }
+    if (cursor && spans.length > 0) cursor.last = spans[spans.length - 1].index;
+    for (const s of spans) {
+      const d = have.get(s.index) ?? EMPTY;
+      const n = Math.max(0, Math.min(s.length, d.length - s.inBlock));
+      dst.set(d.subarray(s.inBlock, s.inBlock + n), s.inBuffer);
+      dst.fill(0, s.inBuffer + n, s.inBuffer + s.length);
+    }
+    dst.fill(0, avail);
+    return avail;
+  }
+
+  /** Blocks to fetch along with a forward miss: a doubling window after 3 forward misses in a row. */
+  #readAhead(missing: number[], cursor: ReadCursor | undefined): number[] {
+    const ra = this.ctx.readAhead;
+    if (!cursor || !ra) return [];
+    const first = missing[0];
+    const forward = first === cursor.last + 1 ||
+      (first > cursor.last && first <= cursor.last + (cursor.window ?? 0) + 1);
+    cursor.run = forward ? cursor.run + 1 : 0;
+    if (cursor.run < 3) {
+      cursor.window = 0;
+      return [];
+    }
+    const cap = Math.min(ra.max, Math.floor(this.ctx.cache.budget / 4 / this.#bs));
+    const window = Math.min(cap, Math.max(ra.initial, (cursor.window ?? 0) * 2));
+    cursor.window = window;
+    const count = blockCount(this.size(), this.#bs);
+    const out: number[] = [];
+    for (let i = missing[missing.length - 1] + 1; out.length < window && i < count; i++) {
+      if (!this.dirty.has(i) && !this.ctx.cache.peek(this.id, i)) out.push(i);
+    }
+    return out;
+  }
+
+  /** Writes `src` at `offset` into the transaction's blocks. */
+  write(src: Uint8Array, offset: number): void {
+    const size = this.size();
+    const bs = this.#bs;
+    for (const s of blockSpans(offset, src.length, bs)) {
+      let buf = this.dirty.get(s.index);
+      if (!buf) {
+        buf = new Uint8Array(bs);
+        const covers = s.inBlock === 0 && s.length >= blockLength(s.index, size, bs);
+        if (!covers && blockLength(s.index, size, bs) > 0) {
+          buf.set(this.#block(s.index).subarray(0, blockLength(s.index, size, bs)));
+        }
+        this.dirty.set(s.index, buf);
+      }
+      buf.set(src.subarray(s.inBuffer, s.inBuffer + s.length), s.inBlock);
+    }
+    this.#txSize = Math.max(size, offset + src.length);
+  }
+
+  /** Sets the transaction's size (blocks past it are dropped at COMMIT). */
+  truncate(size: number): void {
+    const bs = this.#bs;
+    for (const i of [...this.dirty.keys()]) {
+      if (i >= blockCount(size, bs)) this.dirty.delete(i);
+    }
+    const last = this.dirty.get(Math.floor(size / bs));
+    if (last) last.fill(0, size % bs);
+    this.#txSize = size;
+  }
+
+  /** Forgets the write transaction (after COMMIT or ROLLBACK, when the write lock goes). */
+  endWrite(): void {
+    this.dirty.clear();
+    this.#txSize = undefined;
+    this.#doomed = false;
+  }
+
+  /**
+   * COMMIT: one create-only commit object with every changed block. Throws a
+   * VfsError with SQLITE_BUSY_SNAPSHOT when another commit came first (the
+   * transaction is not applied), SQLITE_IOERR_FSYNC when S3 failed or the
+   * outcome is unknown. After a lost commit, only a write-back of the
+   * snapshot's own content (SQLite's rollback) succeeds, as a no-op.
+   */
+  sync(): void {
+    if (this.dirty.size === 0 && this.#txSize === undefined) return;
+    const size = this.size();
+    if (this.#doomed) {
+      if (this.#unchanged(size)) return this.endWrite();
+      throw busySnapshot(`s3vfs: ${this.name}: this transaction already lost its commit`);
+    }
+    if (this.#unchanged(size)) return;
+    let st = this.#state();
+    if (!st || !st.adopted) {
+      const before = { head: st?.head ?? 0, size: st?.size ?? 0 };
+      const opened = this.ctx.run(
+        openForWrite(this.name, { blockSize: this.ctx.blockSize, timing: this.ctx.timing }),
+      );
+      if (opened.head !== before.head || opened.size !== before.size) {
+        // Created or changed meanwhile: this transaction lost. The snapshot stays (the
+        // rollback compares with it); the next read transaction loads the new state.
+        this.#doomed = true;
+        throw busySnapshot(`s3vfs: ${this.name}`);
+      }
+      this.#st = st = opened;
+    }
+    const tx = this.#transaction(st, size);
+    const outcome: CommitOutcome = this.ctx.run(commit(st, tx));
+    if (outcome.kind !== "committed") {
+      this.#doomed = true;
+      if (outcome.kind === "conflict" || outcome.kind === "expired") {
+        throw busySnapshot(
+          `s3vfs: commit of txid ${outcome.txid} of ${this.name} (${outcome.kind})`,
+        );
+      }
+      throw new VfsError(
+        `s3vfs: commit of txid ${outcome.txid} of ${this.name} ${
+          outcome.kind === "unknown" ? "has an unknown outcome" : "was not applied"
+        }: ${outcome.reason}`,
+        { sqliteCode: SQLITE_IOERR_FSYNC },
+      );
+    }
+    for (const i of tx.blocks.keys()) this.ctx.cache.delete(this.id, i);
+    this.ctx.cache.invalidate(this.id, blockCount(st.size, st.config.blockSize));
+    for (const [i, b] of tx.blocks) {
+      this.ctx.cache.set(this.id, i, { data: b, etag: "", prefetched: false });
+    }
+    st.cache.clear();
+    this.dirty.clear();
+    this.#txSize = undefined;
+    if (++this.#commits % this.ctx.checkpointEvery === 0) this.ctx.maintain(this.name, st.config);
+  }
+
+  /** Whether the transaction leaves the database exactly as the snapshot has it. */
+  #unchanged(size: number): boolean {
+    const st = this.#st;
+    if (size !== (st?.size ?? 0)) return false;
+    const bs = this.#bs;
+    for (const [i, buf] of this.dirty) {
+      const n = blockLength(i, size, bs);
+      const old = this.#block(i);
+      if (old.length !== n) return false;
+      for (let k = 0; k < n; k++) if (buf[k] !== old[k]) return false;
+    }
+    return true;
+  }
+
+  /** The commit: dirty blocks cut to their length, plus every block whose length changes. */
+  #transaction(st: DbState, size: number): Parameters<typeof commit>[1] {
+    const bs = st.config.blockSize;
+    const count = blockCount(size, bs);
+    const blocks = new Map<number, Uint8Array>();
+    for (const [i, buf] of this.dirty) {
+      if (i < count) blocks.set(i, buf.slice(0, blockLength(i, size, bs)));
+    }
+    for (let i = Math.floor(Math.min(st.size, size) / bs); i < count; i++) {
+      if (blocks.has(i) || blockLength(i, size, bs) === blockLength(i, st.size, bs)) continue;
+      const b = new Uint8Array(blockLength(i, size, bs));
+      const old = this.#block(i);
+      b.set(old.subarray(0, Math.min(old.length, b.length)));
+      blocks.set(i, b);
+    }
+    const head = blocks.get(0) ?? this.#block(0);
+    const raw = head.length >= 18 ? (head[16] << 8) | head[17] : 0;
+    return { putId: newPutId(), size, pageSize: raw === 1 ? 65536 : raw, blocks };
+  }
+}

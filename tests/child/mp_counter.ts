@@ -1,0 +1,90 @@
+/**
+ * Counter child of the multi-process tests: opens `MP_PREFIX` read-write and
+ * runs `BEGIN; UPDATE counter SET n = n + 1 WHERE id = 1; COMMIT` until
+ * `MP_COUNT` increments were acknowledged or `MP_DEADLINE_MS` passed,
+ * retrying a transaction that failed (at once after SQLITE_BUSY /
+ * BUSY_SNAPSHOT, after a short pause otherwise) once it is rolled back.
+ *
+ * With `MP_AUDIT=1` each transaction also inserts its attempt's tok
+ * (`<pid>.<i>.<attempt>`) into `inc(tok)`, so the parent can check that n
+ * equals the number of inc rows (atomicity), that every acknowledged tok is
+ * there and that no attempt reported failed is.
+ *
+ * stdout, one JSON line each: `{"ack": i, "tok"}`; `{"failed": i, "tok",
+ * "stage", "code", "busy", "unknown", "msg", "lastError"}`; at the end
+ * `{"done": acks, "failures": n, "busy": n, "reason", "stats"}`.
+ *
+ * @module
+ */
+
+import {
+  Database,
+  emit,
+  failure,
+  need,
+  num,
+  openVfs,
+  rollbackIfOpen,
+  runChild,
+  sleep,
+} from "./mp_common.ts";
+import { OPEN_READWRITE } from "../../mod.ts";
+
+async function main(): Promise<void> {
+  const prefix = need("MP_PREFIX");
+  const count = num("MP_COUNT", 50);
+  const deadline = Date.now() + num("MP_DEADLINE_MS", 20_000);
+  const audit = Deno.env.get("MP_AUDIT") === "1";
+  const maxConsecutiveFailures = num("MP_MAX_FAILURES", 500);
+
+  const vfs = openVfs();
+  const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+  let i = 1;
+  let attempt = 0;
+  let acks = 0;
+  let failures = 0;
+  let busy = 0;
+  let consecutive = 0;
+  let reason = "count";
+  while (true) {
+    if (acks >= count) break;
+    if (Date.now() >= deadline) {
+      reason = "deadline";
+      break;
+    }
+    if (consecutive >= maxConsecutiveFailures) {
+      reason = "too many failures in a row";
+      break;
+    }
+    attempt++;
+    const tok = `${Deno.pid}.${i}.${attempt}`;
+    let stage = "begin";
+    try {
+      db.exec("BEGIN");
+      stage = "body";
+      db.exec("UPDATE counter SET n = n + 1 WHERE id = 1");
+      if (audit) db.exec("INSERT INTO inc(tok) VALUES (?)", tok);
+      stage = "commit";
+      db.exec("COMMIT");
+    } catch (e) {
+      const f = failure(vfs, db, e);
+      rollbackIfOpen(db);
+      failures++;
+      consecutive++;
+      if (f.busy) busy++;
+      emit({ failed: i, tok, stage, ...f });
+      await sleep(f.busy ? Math.floor(Math.random() * 10) : 20 + Math.floor(Math.random() * 30));
+      continue;
+    }
+    emit({ ack: i, tok });
+    acks++;
+    i++;
+    attempt = 0;
+    consecutive = 0;
+  }
+  db.close();
+  emit({ done: acks, failures, busy, reason, stats: vfs.stats().requests });
+  vfs.close();
+}
+
+if (import.meta.main) await runChild("mp_counter", main);

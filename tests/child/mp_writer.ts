@@ -1,0 +1,166 @@
+/**
+ * Writer child of the multi-process tests: opens `MP_PREFIX` read-write and
+ * commits `INSERT INTO t(seq, tok) VALUES(?, ?)` with seq = max(seq)+1, +2, ...
+ * each in its own transaction (BEGIN; INSERT; COMMIT), until `MP_COUNT`
+ * commits were acknowledged or `MP_DEADLINE_MS` passed. `tok` names the
+ * attempt (`<pid>.<seq>.<attempt>`), so the parent can tell whether a failed
+ * attempt was applied anyway.
+ *
+ * A failed transaction is rolled back (if still open) and retried with the
+ * same seq and a new tok: at once after SQLITE_BUSY / BUSY_SNAPSHOT, after a
+ * short pause otherwise. After a COMMIT whose outcome the error calls unknown
+ * the writer reads whether its tok is there: present counts as acknowledged;
+ * if it cannot tell, it stops (retrying could apply seq twice).
+ *
+ * Every N-th commit (`MP_BIG_EVERY`, 0 = never) also inserts a
+ * `MP_BIG_BYTES` blob into `big(seq, data)` in the same transaction (a big
+ * transaction, staged by the new VFS). With `MP_CHECKPOINT_EVERY` > 0 and a
+ * `vfs.checkpoint(prefix)` method present, it checkpoints after every N-th
+ * acknowledged commit.
+ *
+ * stdout, one JSON line each, written before the next statement:
+ * - `{"start": max}`: the max(seq) it starts after;
+ * - `{"ack": seq, "tok": ...}`: COMMIT returned OK (or an unknown outcome was
+ *   resolved as applied: `"resolved": true`);
+ * - `{"failed": seq, "tok", "stage": "begin"|"body"|"commit", "code", "busy",
+ *   "unknown", "msg", "lastError"}`: that attempt reported failure;
+ * - `{"checkpoint": n}` / `{"checkpointError": msg}`;
+ * - `{"done": acks, "failures": n, "reason": ..., "stats": {...}}`.
+ *
+ * Run: `deno run -A --config deno.json tests/child/mp_writer.ts` with the
+ * environment of tests/child/mp_common.ts.
+ *
+ * @module
+ */
+
+import {
+  Database,
+  emit,
+  failure,
+  need,
+  num,
+  openVfs,
+  rollbackIfOpen,
+  runChild,
+  sleep,
+} from "./mp_common.ts";
+import { OPEN_READWRITE } from "../../mod.ts";
+
+async function main(): Promise<void> {
+  const prefix = need("MP_PREFIX");
+  const count = num("MP_COUNT", 100);
+  const deadline = Date.now() + num("MP_DEADLINE_MS", 20_000);
+  const bigEvery = num("MP_BIG_EVERY", 0);
+  const bigBytes = num("MP_BIG_BYTES", 1_500_000);
+  const checkpointEvery = num("MP_CHECKPOINT_EVERY", 0);
+  const maxConsecutiveFailures = num("MP_MAX_FAILURES", 200);
+
+  const vfs = openVfs();
+  const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+  const checkpoint = (vfs as unknown as { checkpoint?: (p: string) => Promise<unknown> })
+    .checkpoint;
+
+  // Where to start: max(seq), read in its own transaction, retried.
+  let start: number | undefined;
+  for (let i = 0; i < 50 && start === undefined && Date.now() < deadline; i++) {
+    try {
+      const row = db.prepare("SELECT coalesce(max(seq), 0) FROM t").value<[number]>();
+      start = Number(row?.[0] ?? 0);
+    } catch (e) {
+      emit({ readError: failure(vfs, db, e) });
+      rollbackIfOpen(db);
+      await sleep(20);
+    }
+  }
+  if (start === undefined) throw new Error("could not read max(seq)");
+  emit({ start });
+
+  const insert = db.prepare("INSERT INTO t(seq, tok) VALUES (?, ?)");
+  const insertBig = db.prepare("INSERT INTO big(seq, data) VALUES (?, ?)");
+  const findTok = db.prepare("SELECT count(*) FROM t WHERE tok = ?");
+  let seq = start + 1;
+  let attempt = 0;
+  let acks = 0;
+  let failures = 0;
+  let consecutive = 0;
+  let reason = "count";
+  while (true) {
+    if (acks >= count) break;
+    if (Date.now() >= deadline) {
+      reason = "deadline";
+      break;
+    }
+    if (consecutive >= maxConsecutiveFailures) {
+      reason = "too many failures in a row";
+      break;
+    }
+    attempt++;
+    const tok = `${Deno.pid}.${seq}.${attempt}`;
+    let stage = "begin";
+    try {
+      db.exec("BEGIN");
+      stage = "body";
+      insert.run(seq, tok);
+      if (bigEvery > 0 && seq % bigEvery === 0) {
+        const data = new Uint8Array(bigBytes);
+        crypto.getRandomValues(data.subarray(0, Math.min(bigBytes, 65536)));
+        insertBig.run(seq, data);
+      }
+      stage = "commit";
+      db.exec("COMMIT");
+    } catch (e) {
+      const f = failure(vfs, db, e);
+      rollbackIfOpen(db);
+      failures++;
+      consecutive++;
+      emit({ failed: seq, tok, stage, ...f });
+      if (f.unknown && stage === "commit") {
+        // Resolve: is our attempt there?
+        let present: boolean | undefined;
+        for (let i = 0; i < 20 && present === undefined && Date.now() < deadline; i++) {
+          try {
+            present = Number(findTok.value<[number]>(tok)?.[0] ?? 0) > 0;
+          } catch {
+            rollbackIfOpen(db);
+            await sleep(50);
+          }
+        }
+        if (present === undefined) {
+          reason = "unresolved unknown outcome";
+          break;
+        }
+        if (present) {
+          emit({ ack: seq, tok, resolved: true });
+          acks++;
+          seq++;
+          attempt = 0;
+          consecutive = 0;
+          continue;
+        }
+      }
+      await sleep(f.busy ? Math.floor(Math.random() * 10) : 20 + Math.floor(Math.random() * 30));
+      continue;
+    }
+    emit({ ack: seq, tok });
+    acks++;
+    seq++;
+    attempt = 0;
+    consecutive = 0;
+    if (checkpoint && checkpointEvery > 0 && acks % checkpointEvery === 0) {
+      try {
+        await checkpoint.call(vfs, prefix);
+        emit({ checkpoint: acks });
+      } catch (e) {
+        emit({ checkpointError: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+  insert.finalize();
+  insertBig.finalize();
+  findTok.finalize();
+  db.close();
+  emit({ done: acks, failures, reason, stats: vfs.stats().requests });
+  vfs.close();
+}
+
+if (import.meta.main) await runChild("mp_writer", main);
