@@ -115,10 +115,7 @@ function reqCell(r: WorkloadResult | undefined, unit: string): string {
   const head = per === 1
     ? `${r.requests.total} total`
     : `**${fmtN(r.requests.total / per)}**/${unit}`;
-  const cond = r.detail?.getConditional
-    ? `; ${r.detail.getConditional} cond. GET, ${r.detail.notModified} x 304`
-    : "";
-  return `${head}${parts.length ? ` (${parts.join(", ")}${cond})` : ""}`;
+  return `${head}${parts.length ? ` (${parts.join(", ")})` : ""}`;
 }
 
 /** Checks the brief's targets for one setting. */

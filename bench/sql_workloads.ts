@@ -53,11 +53,11 @@ export function localTarget(path: string): SqlTarget {
   };
 }
 
-/** Our requests in the common shape (conditional GETs count as GETs). */
+/** Our requests in the common shape. */
 export function vfsRequests(s: VfsStats): Requests {
   const r = s.requests;
   return {
-    get: r.get + r.getConditional,
+    get: r.get,
     put: r.put,
     list: r.list,
     delete: r.delete,
@@ -65,7 +65,7 @@ export function vfsRequests(s: VfsStats): Requests {
     head: r.head,
     other: Math.max(
       0,
-      r.total - r.get - r.getConditional - r.put - r.list - r.delete - r.deleteMany - r.head,
+      r.total - r.get - r.put - r.list - r.delete - r.deleteMany - r.head,
     ),
     total: r.total,
   };
@@ -87,8 +87,6 @@ export function s3vfsTarget(options: S3VFSOptions, prefix: string): SqlTarget {
       return {
         requests: vfsRequests(s),
         detail: {
-          getConditional: s.requests.getConditional,
-          notModified: s.requests.notModified,
           roundTrips: s.roundTrips,
           waitMs: Math.round(s.waitMs),
           cacheHits: s.cache.hits,

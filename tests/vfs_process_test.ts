@@ -138,7 +138,7 @@ Deno.test("S3VFS across processes: a second Deno process reads what this one wro
   deepEqual(out.results, mine);
 });
 
-Deno.test("S3VFS across processes: a warm connection revalidates with one conditional GET and sees another process's commit", async () => {
+Deno.test("S3VFS across processes: a warm connection checks its snapshot with one GET and applies another process's commit", async () => {
   await using b = await freshBucket("process-revalidate");
   const prefix = "shared/two.sqlite";
   using vfs = testVfs(b.bucket);
@@ -154,14 +154,12 @@ Deno.test("S3VFS across processes: a warm connection revalidates with one condit
     equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 400);
     db.prepare("SELECT sum(length(v)) FROM t").values();
 
-    // Nothing changed: one conditional GET (304) per read transaction, no plain GET.
+    // Nothing changed: one GET (of the next commit: 404) per read transaction.
     vfs.resetStats();
     for (let i = 0; i < 5; i++) equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 400);
     let r = requests(vfs);
     console.log("warm, unchanged: 5 read transactions ->", JSON.stringify(r));
-    equal(r.getConditional, 5);
-    equal(r.notModified, 5);
-    equal(r.get, 0);
+    equal(r.get, 5);
     equal(r.total, 5);
 
     // The child commits 50 rows and keeps its connection open.
@@ -171,24 +169,22 @@ Deno.test("S3VFS across processes: a warm connection revalidates with one condit
       const { line, rest } = await waitForLine(child.stdout, "committed", 30_000);
       equal(line.trim(), "committed 450");
 
-      // Our next transaction sees it: the conditional GET no longer answers 304.
+      // Our next transaction sees it: the commit object (with its blocks), then a 404.
       vfs.resetStats();
       equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 450);
       r = requests(vfs);
       console.log("after the other process's commit: 1 read transaction ->", JSON.stringify(r));
-      equal(r.getConditional, 1);
-      equal(r.notModified, 0);
-      ok(r.get > 0, "changed pages are fetched again");
+      equal(r.get, 2, "the commit and the 404 after it; no block it did not change");
+      equal(r.total, 2);
       deepEqual(db.prepare("SELECT count(*) FROM t WHERE v LIKE 'from child %'").values(), [[50]]);
       equal(db.prepare("PRAGMA integrity_check").values()[0][0], "ok");
 
-      // Warm again: back to one 304 per transaction.
+      // Warm again: back to one GET per transaction.
       vfs.resetStats();
       for (let i = 0; i < 3; i++) equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 450);
       r = requests(vfs);
-      equal(r.getConditional, 3);
-      equal(r.notModified, 3);
-      equal(r.get, 0);
+      equal(r.get, 3);
+      equal(r.total, 3);
 
       // We write after them; the child (still holding its connection) is not disturbed.
       db.run("INSERT INTO t (v) VALUES ('parent after child')");
@@ -250,7 +246,7 @@ Deno.test("S3VFS across processes: locking_mode=EXCLUSIVE on a reader makes warm
     }
   };
 
-  // Normal locking: one conditional GET per query (the lock is taken and released each time).
+  // Normal locking: one GET per query (the lock is taken and released each time).
   {
     using vfs = testVfs(b.bucket);
     const db = openDb(vfs, prefix);
@@ -260,8 +256,7 @@ Deno.test("S3VFS across processes: locking_mode=EXCLUSIVE on a reader makes warm
       pointQueries(db);
       const r = requests(vfs);
       console.log("normal locking, 100 warm point queries ->", JSON.stringify(r));
-      equal(r.getConditional, 100);
-      equal(r.notModified, 100);
+      equal(r.get, 100);
       equal(r.total, 100);
     } finally {
       db.close();

@@ -27,6 +27,7 @@ import {
 import { crc32 } from "./crc32.ts";
 import { LogCorruptError } from "./errors.ts";
 import {
+  blockTag,
   blockTxid,
   type CheckpointRecord,
   type ConfigRecord,
@@ -124,7 +125,7 @@ export function* checkpoint(
   const step = opts.concurrency ?? 32;
   let written = 0;
   for (let k = 0; k < todo.length; k += step) {
-    const batch = todo.slice(k, k + step).map(([i, want]) => foldBlock(prefix, i, want));
+    const batch = todo.slice(k, k + step).map(([i, want]) => foldBlock(prefix, config.id, i, want));
     for (const r of yield* parallel(batch)) {
       if (r === "raced") return { kind: "raced", reason: "block data of a commit was deleted" };
       if (r === "written") written++;
@@ -136,14 +137,19 @@ export function* checkpoint(
     : { kind: "raced", reason: "checkpoint record" };
 }
 
-/** Brings base block `i` to at least version `want.txid`. */
-function* foldBlock(prefix: string, i: number, want: Want): Step<"done" | "written" | "raced"> {
+/** Brings base block `i` to at least version `want.txid` (of the log incarnation `id`). */
+function* foldBlock(
+  prefix: string,
+  id: string | undefined,
+  i: number,
+  want: Want,
+): Step<"done" | "written" | "raced"> {
   const key = blockKey(prefix, i);
   let body: Uint8Array | undefined = want.version ? undefined : new Uint8Array(0);
   for (let round = 0; round < 50; round++) {
     const head = { kind: "head", key } as const;
     const h = expectOk(head, yield* request(head), true);
-    if (isSuccess(h) && blockTxid(h.meta) >= want.txid) return "done";
+    if (isSuccess(h) && blockTxid(h.meta, id) >= want.txid) return "done";
     if (body === undefined) {
       const v = want.version!;
       body = want.commit ? inlineBytes(want.commit, v) : undefined;
@@ -167,7 +173,7 @@ function* foldBlock(prefix: string, i: number, want: Want): Step<"done" | "writt
       kind: "put",
       key,
       body,
-      meta: { [META.txid]: String(want.txid) },
+      meta: { [META.txid]: blockTag(want.txid, id) },
       ...(isAbsent(h) ? { ifNoneMatch: true as const } : { ifMatch: h.etag ?? "" }),
     };
     const [r] = yield [put];

@@ -73,12 +73,19 @@ export interface ConfigRecord {
   blockSize: number;
   /** Time rules every process applies. */
   timing: Timing;
+  /**
+   * Random id of this incarnation of the database's log, tagged on every base
+   * block a checkpoint writes: a block tagged by another incarnation (the
+   * companion objects were removed, Python wrote, the log was started again)
+   * holds the base content, txid 0.
+   */
+  id?: string;
 }
 
 /** Encodes a config object. */
 export function encodeConfig(c: ConfigRecord): Uint8Array {
   return enc.encode(
-    JSON.stringify({ version: c.version, blockSize: c.blockSize, timing: c.timing }),
+    JSON.stringify({ version: c.version, blockSize: c.blockSize, timing: c.timing, id: c.id }),
   );
 }
 
@@ -93,7 +100,8 @@ export function decodeConfig(bytes: Uint8Array): ConfigRecord {
   } catch (e) {
     throw new LogCorruptError(`config timing: ${(e as Error).message}`);
   }
-  return { version: FORMAT_VERSION, blockSize: v.blockSize, timing };
+  const id = typeof v.id === "string" ? v.id : undefined;
+  return { version: FORMAT_VERSION, blockSize: v.blockSize, timing, ...(id ? { id } : {}) };
 }
 
 /** `<prefix>.s3vfs/checkpoint`: the txid (and its size) every base block is at least at. */
@@ -268,11 +276,22 @@ export function stampFromMeta(
     : { putId, kind, validatedAt, stagedAt };
 }
 
-/** The txid a base block holds (0 when it has no metadata: written by Python sqlite-s3vfs). */
-export function blockTxid(meta: Metadata | undefined): number {
+/** The metadata value tagging a base block with `txid` of the log incarnation `id`. */
+export function blockTag(txid: number, id: string | undefined): string {
+  return id ? `${txid}@${id}` : String(txid);
+}
+
+/**
+ * The txid a base block holds: 0 when it has no tag (written by Python
+ * sqlite-s3vfs) or, when `id` is given, a tag of another incarnation of the
+ * log (see {@linkcode ConfigRecord.id}).
+ */
+export function blockTxid(meta: Metadata | undefined, id?: string): number {
   const raw = meta?.[META.txid];
   if (raw === undefined) return 0;
-  const n = Number(raw);
+  const at = raw.indexOf("@");
+  if (id !== undefined && at >= 0 && raw.slice(at + 1) !== id) return 0;
+  const n = Number(at >= 0 ? raw.slice(0, at) : raw);
   if (!isInt(n)) throw new LogCorruptError(`base block txid metadata ${JSON.stringify(raw)}`);
   return n;
 }

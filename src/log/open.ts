@@ -15,7 +15,7 @@ import { blockIndexOf, DEFAULT_BLOCK_SIZE } from "../blocks.ts";
 import { DEFAULT_PROBE_BYTES } from "./commits.ts";
 import { LogCorruptError, LogOpenError } from "./errors.ts";
 import { type ConfigRecord, encodeCheckpoint, encodeConfig, FORMAT_VERSION } from "./format.ts";
-import { checkDatabaseName, checkpointKey, configKey } from "./keys.ts";
+import { checkDatabaseName, checkpointKey, configKey, newPutId } from "./keys.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
 import { checkTiming, DEFAULT_TIMING, type Timing } from "./rules.ts";
 import { type DbState, loadFrom } from "./snapshot.ts";
@@ -132,10 +132,13 @@ export function* openForWrite(prefix: string, opts: OpenOptions = {}): Step<DbSt
   for (let attempt = 0; attempt < 10; attempt++) {
     const st = yield* coldOpen(prefix, opts);
     if (st?.adopted) return st;
-    const config: ConfigRecord = st?.config ?? {
-      version: FORMAT_VERSION,
-      blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
-      timing: checkTiming(opts.timing ?? DEFAULT_TIMING),
+    const config: ConfigRecord = {
+      ...(st?.config ?? {
+        version: FORMAT_VERSION,
+        blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
+        timing: checkTiming(opts.timing ?? DEFAULT_TIMING),
+      }),
+      id: st?.config.id ?? newPutId(), // a new incarnation of the log
     };
     const putConfig: PutOp = {
       kind: "put",

@@ -206,6 +206,7 @@ export function* readBlocks(st: DbState, indexes: number[]): Step<Uint8Array[]> 
       : { kind: "get", key: blockKey(st.prefix, i) };
   });
   const results = yield* idempotent(ops);
+  if (!st.adopted) yield* checkTags(st, wanted, results);
   const fallback: number[] = [];
   wanted.forEach((i, k) => {
     const r = results[k].status === 416 ? results[k] : expectOk(ops[k], results[k], true);
@@ -235,6 +236,29 @@ export function* readBlocks(st: DbState, indexes: number[]): Step<Uint8Array[]> 
   return indexes.map((i) => i < count ? st.cache.get(i)! : new Uint8Array(0));
 }
 
+/**
+ * A database without a checkpoint record is its base blocks, but a block
+ * tagged with a txid was written by a checkpoint: of an earlier incarnation of
+ * the log (its companion objects removed since: the tag is stale, the block is
+ * the database's) or of one that began after this snapshot (adopted
+ * meanwhile). The checkpoint record tells: absent now, no incarnation can have
+ * written the block (a record precedes every commit, and a fold needs one).
+ */
+function* checkTags(st: DbState, indexes: number[], results: StoreResult[]): Step<void> {
+  const k = indexes.findIndex((_, n) => blockTxid(results[n].meta) > 0);
+  if (k < 0) return;
+  const ck = yield* readCheckpoint(st.prefix);
+  if (ck.record) {
+    throw new SnapshotTooOldError({
+      snapshot: st.head,
+      block: indexes[k],
+      found: blockTxid(results[k].meta),
+      observedAt: ck.date,
+      provenAt: st.provenAt,
+    });
+  }
+}
+
 /** Checks a base block against the snapshot; `expected`: the exact txid it must hold. */
 function checkBase(
   st: DbState,
@@ -243,7 +267,8 @@ function checkBase(
   expected: number | undefined,
 ): Uint8Array {
   if (isAbsent(r)) throw new LogCorruptError(`base block ${i} is missing`);
-  const found = blockTxid(r.meta);
+  // Not adopted: the base blocks are the database, whatever their (stale) tags; see checkTags.
+  const found = st.adopted ? blockTxid(r.meta, st.config.id) : 0;
   if (found > st.head) {
     throw new SnapshotTooOldError({
       snapshot: st.head,

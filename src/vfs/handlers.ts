@@ -273,11 +273,13 @@ export class S3Handlers implements VfsHandlers {
     return F.SQLITE_OK;
   }
 
-  /** xFileControl: SYNC, COMMIT_PHASETWO and SIZE_HINT need nothing; everything else is NOTFOUND. */
-  xFileControl(_fileId: number, op: number): number {
+  /** xFileControl: COMMIT_PHASETWO commits a truncation SQLite made after the sync; SYNC and SIZE_HINT need nothing. */
+  xFileControl(fileId: number, op: number): number {
     switch (op) {
-      case F.SQLITE_FCNTL_SYNC:
       case F.SQLITE_FCNTL_COMMIT_PHASETWO:
+        this.#handle(fileId).file.sync();
+        return F.SQLITE_OK;
+      case F.SQLITE_FCNTL_SYNC:
       case F.SQLITE_FCNTL_SIZE_HINT:
         return F.SQLITE_OK;
       default:

@@ -264,6 +264,7 @@ export class LogFile {
    */
   sync(): void {
     if (this.dirty.size === 0 && this.#txSize === undefined) return;
+    this.#shrinkToHeader();
     const size = this.size();
     if (this.#doomed) {
       if (this.#unchanged(size)) return this.endWrite();
@@ -309,6 +310,24 @@ export class LogFile {
     this.dirty.clear();
     this.#txSize = undefined;
     if (++this.#commits % this.ctx.checkpointEvery === 0) this.ctx.maintain(this.name, st.config);
+  }
+
+  /**
+   * SQLite truncates a shrunk database (VACUUM, auto-vacuum) only after the
+   * commit's sync. The header (page 1) already says the new page count when
+   * it is valid (version-valid-for = change counter): cut the transaction to
+   * it, so the shrink is part of the one commit object.
+   */
+  #shrinkToHeader(): void {
+    const page1 = this.dirty.get(0);
+    if (!page1 || page1.length < 100) return;
+    const v = new DataView(page1.buffer, page1.byteOffset, 100);
+    if (v.getUint32(92) !== v.getUint32(24)) return;
+    const raw = v.getUint16(16);
+    const pageSize = raw === 1 ? 65536 : raw;
+    const pages = v.getUint32(28);
+    const bytes = pages * pageSize;
+    if (pages > 0 && bytes < this.size()) this.truncate(bytes);
   }
 
   /** Whether the transaction leaves the database exactly as the snapshot has it. */

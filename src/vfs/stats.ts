@@ -9,11 +9,9 @@ import type { CacheCounters } from "./cache.ts";
 
 /** Counts since creation or the last `resetStats()`. */
 export interface VfsStats {
-  /** Requests by kind. `getConditional` counts If-None-Match GETs; `notModified` the 304s among them. */
+  /** Requests by kind. */
   requests: {
     get: number;
-    getConditional: number;
-    notModified: number;
     put: number;
     delete: number;
     deleteMany: number;
@@ -57,8 +55,6 @@ export class StatsCounter {
   static #zero(): VfsStats["requests"] {
     return {
       get: 0,
-      getConditional: 0,
-      notModified: 0,
       put: 0,
       delete: 0,
       deleteMany: 0,
@@ -80,8 +76,7 @@ export class StatsCounter {
   }
 
   static #count(r: VfsStats["requests"], s: BridgeStats): void {
-    r.get += s.requests.GET ?? 0;
-    r.getConditional += s.requests.GET_COND ?? 0;
+    r.get += (s.requests.GET ?? 0) + (s.requests.GET_COND ?? 0);
     r.put += s.requests.PUT ?? 0;
     r.delete += s.requests.DELETE ?? 0;
     r.deleteMany += s.requests.DELETE_MANY ?? 0;
