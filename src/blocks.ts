@@ -1,9 +1,7 @@
 /**
  * Block layout shared with the Python sqlite-s3vfs: a file of `size` bytes is
  * stored as objects `<prefix>/<10-digit block index>`, every block
- * `blockSize` bytes except the last. Pure functions, plus the two reads of
- * the layout every layer needs (the block listing, the hot-journal check),
- * written against the few client methods they use so this stays a leaf.
+ * `blockSize` bytes except the last. Pure functions, no I/O.
  *
  * @module
  */
@@ -75,63 +73,4 @@ export function checkBlockSize(blockSize: number): number {
 /** An ETag without the weak prefix and quotes, for comparison. */
 export function bareEtag(etag: string): string {
   return etag.replace(/^W\//, "").replace(/"/g, "");
-}
-
-/** One block object found by {@linkcode listBlocks}. */
-export interface BlockEntry {
-  /** Block index. */
-  index: number;
-  /** Object key. */
-  key: string;
-  /** Object size in bytes. */
-  size: number;
-  /** ETag, bare (see {@linkcode bareEtag}). */
-  etag: string;
-}
-
-/** The client calls the layout reads need (the S3 client has them). */
-export interface LayoutClient {
-  /** Lists every object under a prefix. */
-  list(
-    bucket: string,
-    options: { prefix: string },
-  ): AsyncIterable<{ key: string; size: number; etag: string }>;
-  /** Reads (part of) an object. */
-  get(
-    bucket: string,
-    key: string,
-    options: { range: { offset: number; length: number }; signal?: AbortSignal },
-  ): Promise<{ status: string; body?: Uint8Array }>;
-}
-
-/** Every block object under `prefix/`, sorted by index (other keys ignored). */
-export async function listBlocks(
-  client: LayoutClient,
-  bucket: string,
-  prefix: string,
-): Promise<BlockEntry[]> {
-  const out: BlockEntry[] = [];
-  for await (const e of client.list(bucket, { prefix: prefix + "/" })) {
-    const index = blockIndexOf(prefix, e.key);
-    if (index !== undefined) out.push({ index, key: e.key, size: e.size, etag: bareEtag(e.etag) });
-  }
-  return out.sort((a, b) => a.index - b.index);
-}
-
-/**
- * Whether a rollback journal stored under `journalPrefix` is hot: its block 0
- * exists and its first byte is non-zero (what SQLite checks before rolling
- * it back).
- */
-export async function hasHotJournal(
-  client: LayoutClient,
-  bucket: string,
-  journalPrefix: string,
-  signal?: AbortSignal,
-): Promise<boolean> {
-  const r = await client.get(bucket, blockKey(journalPrefix, 0), {
-    range: { offset: 0, length: 1 },
-    signal,
-  });
-  return r.status === "ok" && r.body !== undefined && r.body.length > 0 && r.body[0] !== 0;
 }

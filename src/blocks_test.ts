@@ -1,7 +1,5 @@
 /**
- * Unit tests of the block layout (src/blocks.ts): keys, the block math, and
- * the two layout reads (`listBlocks`, `hasHotJournal`) against an in-memory
- * fake of the few client calls they use.
+ * Unit tests of the block layout (src/blocks.ts): keys and the block math.
  */
 
 import assert from "node:assert/strict";
@@ -14,9 +12,6 @@ import {
   blockSpans,
   checkBlockSize,
   DEFAULT_BLOCK_SIZE,
-  hasHotJournal,
-  type LayoutClient,
-  listBlocks,
 } from "./blocks.ts";
 
 Deno.test("DEFAULT_BLOCK_SIZE is 4096, as in sqlite-s3vfs", () => {
@@ -139,96 +134,4 @@ Deno.test("bareEtag() strips the weak prefix and the quotes", () => {
     "d41d8cd98f00b204e9800998ecf8427e-2",
   );
   assert.equal(bareEtag(""), "");
-});
-
-// --- the layout reads, against a fake client ---
-
-interface FakeCall {
-  op: "list" | "get";
-  bucket: string;
-  prefix?: string;
-  key?: string;
-  range?: { offset: number; length: number };
-}
-
-/** An in-memory LayoutClient over `objects` (key -> bytes, etag `"<key>"`), recording calls. */
-function fakeClient(objects: Record<string, Uint8Array>): LayoutClient & { calls: FakeCall[] } {
-  const calls: FakeCall[] = [];
-  return {
-    calls,
-    async *list(bucket, { prefix }): AsyncGenerator<{ key: string; size: number; etag: string }> {
-      calls.push({ op: "list", bucket, prefix });
-      // Deliberately unsorted, as a paginated listing merged from elsewhere might be.
-      const keys = Object.keys(objects).filter((k) => k.startsWith(prefix)).reverse();
-      for (const key of keys) {
-        await Promise.resolve();
-        yield { key, size: objects[key].length, etag: `"${key}"` };
-      }
-    },
-    get(bucket, key, { range }): Promise<{ status: string; body?: Uint8Array }> {
-      calls.push({ op: "get", bucket, key, range });
-      const body = objects[key];
-      if (!body) return Promise.resolve({ status: "absent" });
-      return Promise.resolve({
-        status: "ok",
-        body: body.subarray(range.offset, range.offset + range.length),
-      });
-    },
-  };
-}
-
-const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
-
-Deno.test("listBlocks() lists prefix + '/' once and returns block objects sorted by index", async () => {
-  const c = fakeClient({
-    "db/0000000002": bytes(1, 2),
-    "db/0000000000": bytes(1, 2, 3),
-    "db/0000000010": bytes(1),
-    "db/notes.txt": bytes(9),
-    "db/0000000001/nested": bytes(9),
-    "db-journal/0000000000": bytes(1),
-  });
-  const got = await listBlocks(c, "bkt", "db");
-  assert.deepEqual(c.calls, [{ op: "list", bucket: "bkt", prefix: "db/" }]);
-  assert.deepEqual(got, [
-    { index: 0, key: "db/0000000000", size: 3, etag: "db/0000000000" },
-    { index: 2, key: "db/0000000002", size: 2, etag: "db/0000000002" },
-    { index: 10, key: "db/0000000010", size: 1, etag: "db/0000000010" },
-  ]);
-});
-
-Deno.test("listBlocks() of an empty prefix is empty", async () => {
-  assert.deepEqual(await listBlocks(fakeClient({}), "bkt", "nothing"), []);
-});
-
-Deno.test("hasHotJournal() reads 1 byte of the journal's block 0 and is true when non-zero", async () => {
-  const c = fakeClient({ "db-journal/0000000000": bytes(0xd9, 0xd5) });
-  assert.equal(await hasHotJournal(c, "bkt", "db-journal"), true);
-  assert.deepEqual(c.calls, [
-    { op: "get", bucket: "bkt", key: "db-journal/0000000000", range: { offset: 0, length: 1 } },
-  ]);
-});
-
-Deno.test("hasHotJournal() is false for an absent, empty or zeroed journal block 0", async () => {
-  assert.equal(await hasHotJournal(fakeClient({}), "bkt", "j"), false);
-  assert.equal(await hasHotJournal(fakeClient({ "j/0000000000": bytes() }), "bkt", "j"), false);
-  assert.equal(await hasHotJournal(fakeClient({ "j/0000000000": bytes(0, 1) }), "bkt", "j"), false);
-  // Only block 0 counts.
-  assert.equal(await hasHotJournal(fakeClient({ "j/0000000001": bytes(1) }), "bkt", "j"), false);
-});
-
-Deno.test("hasHotJournal() passes the abort signal to the client", async () => {
-  let seen: AbortSignal | undefined;
-  const ac = new AbortController();
-  const c: LayoutClient = {
-    list: () => {
-      throw new Error("not used");
-    },
-    get: (_b, _k, opts) => {
-      seen = opts.signal;
-      return Promise.resolve({ status: "absent" });
-    },
-  };
-  await hasHotJournal(c, "bkt", "j", ac.signal);
-  assert.equal(seen, ac.signal);
 });
