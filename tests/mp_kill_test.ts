@@ -56,6 +56,7 @@ Deno.test("kill -9 at random instants, 55 times: integrity ok, every acknowledge
           MP_DEADLINE_MS: 8_000,
           MP_BIG_EVERY: BIG_EVERY,
           MP_BIG_BYTES: 1_200_000,
+          MP_MAX_DIRTY_BYTES: 256 * 1024, // big transactions spill: kills land mid-staging too
           MP_CHECKPOINT_EVERY: 5,
         },
         hardLimitMs: 20_000,

@@ -52,6 +52,7 @@ function handlers(mem: MemStore = new MemStore(Date.UTC(2025, 0, 1))): {
       blockSize: B,
       readAhead: null,
       maintain: () => {},
+      spillBytes: 1 << 20,
       checkpointEvery: 100,
     },
   });

@@ -18,12 +18,14 @@ import { blockCount, blockLength, blockSpans } from "../blocks.ts";
 import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC } from "../codes.ts";
 import { VfsError } from "../errors.ts";
 import type { ConfigRecord } from "../log/format.ts";
-import { newPutId } from "../log/keys.ts";
+import { crc32 } from "../log/crc32.ts";
+import type { BlockRef } from "../log/format.ts";
+import { newPutId, stageKey } from "../log/keys.ts";
 import { coldOpen, openForWrite } from "../log/open.ts";
 import type { Timing } from "../log/rules.ts";
 import { type DbState, readBlocks, refresh } from "../log/snapshot.ts";
-import type { Step } from "../log/store.ts";
-import { commit, type CommitOutcome } from "../log/writer.ts";
+import { clock, expectOk, request, type Step } from "../log/store.ts";
+import { commit, type CommitOutcome, commitStaged, stageChunk } from "../log/writer.ts";
 import type { BlockCache } from "./cache.ts";
 import { LockTable } from "./locks.ts";
 
@@ -43,6 +45,29 @@ export interface LogContext {
   maintain(prefix: string, config: ConfigRecord): void;
   /** Commits between two background checkpoint requests. */
   checkpointEvery: number;
+  /** Bytes of changed blocks a write transaction keeps in memory; past it they are staged. */
+  spillBytes: number;
+}
+
+/** Where a staged (spilled) block of the write transaction is. */
+interface Spilled {
+  /** Chunk number. */
+  seq: number;
+  /** Offset in the chunk. */
+  offset: number;
+  /** Length staged (the block size: only full blocks are spilled). */
+  length: number;
+  /** CRC-32 of those bytes. */
+  crc: number;
+}
+
+/** The staging of one write transaction (docs/protocol.md 6.1, big transactions). */
+interface Staging {
+  txid: number;
+  putId: string;
+  seq: number;
+  stagedAt: number;
+  stagedClock: number;
 }
 
 /** Per-handle sequential-read detector. */
@@ -79,6 +104,9 @@ export class LogFile {
   #txSize: number | undefined;
   #doomed = false;
   #commits = 0;
+  /** Blocks of the write transaction staged in S3 (not in `dirty`). */
+  readonly #spilled = new Map<number, Spilled>();
+  #staging: Staging | undefined;
 
   /** Creates it; nothing is fetched until needed. */
   constructor(readonly name: string, readonly ctx: LogContext) {}
@@ -176,6 +204,7 @@ export class LogFile {
     const have = new Map<number, Uint8Array>();
     const missing: number[] = [];
     for (const s of spans) {
+      if (this.#spilled.has(s.index)) this.#unspill(s.index);
       const d = this.dirty.get(s.index) ?? this.ctx.cache.get(this.id, s.index)?.data;
       if (d) have.set(s.index, d);
       else missing.push(s.index);
@@ -223,6 +252,10 @@ export class LogFile {
     const size = this.size();
     const bs = this.#bs;
     for (const s of blockSpans(offset, src.length, bs)) {
+      if (this.#spilled.has(s.index)) {
+        if (s.inBlock === 0 && s.length === bs) this.#spilled.delete(s.index); // replaced whole
+        else this.#unspill(s.index);
+      }
       let buf = this.dirty.get(s.index);
       if (!buf) {
         buf = new Uint8Array(bs);
@@ -235,11 +268,68 @@ export class LogFile {
       buf.set(src.subarray(s.inBuffer, s.inBuffer + s.length), s.inBlock);
     }
     this.#txSize = Math.max(size, offset + src.length);
+    if (this.dirty.size * bs > this.ctx.spillBytes) this.#spill();
+  }
+
+  /**
+   * Stages the transaction's full blocks (all but a partial last one) as one
+   * chunk in S3 and drops them from memory: a big transaction keeps at most
+   * `spillBytes` of blocks in memory. COMMIT then references the chunks.
+   */
+  #spill(): void {
+    const st = this.#adopted();
+    const bs = st.config.blockSize;
+    const full = Math.floor(this.size() / bs);
+    const blocks = [...this.dirty.keys()].filter((i) => i < full).sort((a, b) => a - b);
+    if (blocks.length === 0) return;
+    const staging = this.#staging ??= {
+      txid: st.head + 1,
+      putId: newPutId(),
+      seq: 0,
+      stagedAt: Infinity,
+      stagedClock: this.ctx.run(clock()),
+    };
+    const body = new Uint8Array(blocks.length * bs);
+    blocks.forEach((i, k) => {
+      const b = this.dirty.get(i)!;
+      body.set(b, k * bs);
+      this.#spilled.set(i, { seq: staging.seq, offset: k * bs, length: bs, crc: crc32(b) });
+      this.dirty.delete(i);
+    });
+    const date = this.ctx.run(
+      stageChunk(this.name, staging.txid, staging.putId, staging.seq, body),
+    );
+    staging.stagedAt = Math.min(staging.stagedAt, date);
+    staging.seq++;
+  }
+
+  /** Brings a staged block of the transaction back into memory (one ranged GET). */
+  #unspill(i: number): void {
+    const s = this.#spilled.get(i)!;
+    const g = this.#staging!;
+    const op = {
+      kind: "get",
+      key: stageKey(this.name, g.txid, g.putId, s.seq),
+      range: { offset: s.offset, length: s.length },
+    } as const;
+    const r = expectOk(op, this.ctx.run(request(op)));
+    const body = r.body ?? new Uint8Array(0);
+    if (body.length !== s.length || crc32(body) !== s.crc) {
+      throw new VfsError(`s3vfs: staged block ${i} of ${this.name} came back damaged`);
+    }
+    const buf = new Uint8Array(this.#bs);
+    buf.set(body);
+    this.dirty.set(i, buf);
+    this.#spilled.delete(i);
   }
 
   /** Sets the transaction's size (blocks past it are dropped at COMMIT). */
   truncate(size: number): void {
     const bs = this.#bs;
+    for (const i of [...this.#spilled.keys()]) {
+      if (i >= blockCount(size, bs)) this.#spilled.delete(i);
+      else if (i === Math.floor(size / bs)) this.#unspill(i); // becomes the partial last block
+    }
     for (const i of [...this.dirty.keys()]) {
       if (i >= blockCount(size, bs)) this.dirty.delete(i);
     }
@@ -250,6 +340,8 @@ export class LogFile {
 
   /** Forgets the write transaction (after COMMIT or ROLLBACK, when the write lock goes). */
   endWrite(): void {
+    this.#spilled.clear();
+    this.#staging = undefined; // chunks of a transaction that did not commit: garbage for retention
     this.dirty.clear();
     this.#txSize = undefined;
     this.#doomed = false;
@@ -271,22 +363,11 @@ export class LogFile {
       throw busySnapshot(`s3vfs: ${this.name}: this transaction already lost its commit`);
     }
     if (this.#unchanged(size)) return;
-    let st = this.#state();
-    if (!st || !st.adopted) {
-      const before = { head: st?.head ?? 0, size: st?.size ?? 0 };
-      const opened = this.ctx.run(
-        openForWrite(this.name, { blockSize: this.ctx.blockSize, timing: this.ctx.timing }),
-      );
-      if (opened.head !== before.head || opened.size !== before.size) {
-        // Created or changed meanwhile: this transaction lost. The snapshot stays (the
-        // rollback compares with it); the next read transaction loads the new state.
-        this.#doomed = true;
-        throw busySnapshot(`s3vfs: ${this.name}`);
-      }
-      this.#st = st = opened;
-    }
+    const st = this.#adopted();
     const tx = this.#transaction(st, size);
-    const outcome: CommitOutcome = this.ctx.run(commit(st, tx));
+    const outcome: CommitOutcome = this.#staging
+      ? this.ctx.run(commitStaged(st, this.#stageRest(st, tx)))
+      : this.ctx.run(commit(st, tx));
     if (outcome.kind !== "committed") {
       this.#doomed = true;
       if (outcome.kind === "conflict" || outcome.kind === "expired") {
@@ -301,7 +382,9 @@ export class LogFile {
         { sqliteCode: SQLITE_IOERR_FSYNC },
       );
     }
-    for (const i of tx.blocks.keys()) this.ctx.cache.delete(this.id, i);
+    for (const i of [...tx.blocks.keys(), ...this.#spilled.keys()]) {
+      this.ctx.cache.delete(this.id, i);
+    }
     this.ctx.cache.invalidate(this.id, blockCount(st.size, st.config.blockSize));
     for (const [i, b] of tx.blocks) {
       this.ctx.cache.set(this.id, i, { data: b, etag: "", prefetched: false });
@@ -310,6 +393,58 @@ export class LogFile {
     this.dirty.clear();
     this.#txSize = undefined;
     if (++this.#commits % this.ctx.checkpointEvery === 0) this.ctx.maintain(this.name, st.config);
+  }
+
+  /**
+   * The state, adopted: a new database (or one Python wrote) gets its config
+   * and checkpoint record first. If it changed meanwhile, this transaction
+   * lost (SQLITE_BUSY_SNAPSHOT); the snapshot stays as it was for SQLite's
+   * rollback, and the next read transaction loads the new state.
+   */
+  #adopted(): DbState {
+    const st = this.#state();
+    if (st?.adopted) return st;
+    const before = { head: st?.head ?? 0, size: st?.size ?? 0 };
+    const opened = this.ctx.run(
+      openForWrite(this.name, { blockSize: this.ctx.blockSize, timing: this.ctx.timing }),
+    );
+    if (opened.head !== before.head || opened.size !== before.size) {
+      this.#doomed = true;
+      throw busySnapshot(`s3vfs: ${this.name}`);
+    }
+    return this.#st = opened;
+  }
+
+  /** Stages what is still in memory as the last chunk; the refs of every staged block. */
+  #stageRest(st: DbState, tx: Parameters<typeof commit>[1]): Parameters<typeof commitStaged>[1] {
+    const g = this.#staging!;
+    const refs: BlockRef[] = [];
+    for (const [index, s] of this.#spilled) {
+      refs.push({ index, offset: s.offset, length: s.length, crc: s.crc, chunk: s.seq });
+    }
+    const rest = [...tx.blocks.entries()].sort((a, b) => a[0] - b[0]);
+    if (rest.length > 0) {
+      const body = new Uint8Array(rest.reduce((n, [, b]) => n + b.length, 0));
+      let offset = 0;
+      for (const [index, b] of rest) {
+        body.set(b, offset);
+        refs.push({ index, offset, length: b.length, crc: crc32(b), chunk: g.seq });
+        offset += b.length;
+      }
+      const date = this.ctx.run(stageChunk(this.name, g.txid, g.putId, g.seq, body));
+      g.stagedAt = Math.min(g.stagedAt, date);
+      g.seq++;
+    }
+    refs.sort((a, b) => a.index - b.index);
+    return {
+      txid: g.txid,
+      putId: g.putId,
+      size: tx.size,
+      pageSize: tx.pageSize,
+      refs,
+      stagedAt: g.stagedAt,
+      stagedClock: g.stagedClock,
+    };
   }
 
   /**
@@ -332,6 +467,7 @@ export class LogFile {
 
   /** Whether the transaction leaves the database exactly as the snapshot has it. */
   #unchanged(size: number): boolean {
+    if (this.#spilled.size > 0) return false;
     const st = this.#st;
     if (size !== (st?.size ?? 0)) return false;
     const bs = this.#bs;
@@ -353,7 +489,8 @@ export class LogFile {
       if (i < count) blocks.set(i, buf.slice(0, blockLength(i, size, bs)));
     }
     for (let i = Math.floor(Math.min(st.size, size) / bs); i < count; i++) {
-      if (blocks.has(i) || blockLength(i, size, bs) === blockLength(i, st.size, bs)) continue;
+      if (blocks.has(i) || this.#spilled.has(i)) continue; // spilled: staged already
+      if (blockLength(i, size, bs) === blockLength(i, st.size, bs)) continue;
       const b = new Uint8Array(blockLength(i, size, bs));
       const old = this.#block(i);
       b.set(old.subarray(0, Math.min(old.length, b.length)));

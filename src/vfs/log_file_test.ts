@@ -50,6 +50,7 @@ function vfs(mem: MemStore, checkpointEvery = 100): Vfs {
       }),
     cache: new BlockCache(1 << 20),
     blockSize: B,
+    spillBytes: 1 << 20,
     readAhead: null,
     maintain: (prefix) => maintained.push(prefix),
     checkpointEvery,

@@ -43,6 +43,11 @@ export interface S3VFSOptions extends S3ConnectionOptions {
   timing?: Partial<Timing>;
   /** Commits of one process between two background checkpoint runs (default 32). */
   checkpointEvery?: number;
+  /**
+   * Bytes of changed blocks a write transaction keeps in memory (default 64
+   * MiB); past it they are staged in S3 as chunks, which COMMIT references.
+   */
+  maxDirtyBytes?: number;
   /** Upper bound on one batch of S3 I/O, retries included (default: timeoutMs x maxAttempts + 10 s). */
   bridgeTimeoutMs?: number;
 }

@@ -156,7 +156,13 @@ export class S3VFS {
       readAhead: ra,
       maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
       checkpointEvery: options.checkpointEvery ?? 32,
+      spillBytes: options.maxDirtyBytes ?? 64 * 1024 * 1024,
     };
+    if (!(context.spillBytes >= this.blockSize)) {
+      throw new RangeError(
+        `maxDirtyBytes must be at least the block size, got ${options.maxDirtyBytes}`,
+      );
+    }
     if (!(Number.isInteger(context.checkpointEvery) && context.checkpointEvery >= 1)) {
       throw new RangeError(
         `checkpointEvery must be a positive integer, got ${context.checkpointEvery}`,

@@ -10,6 +10,7 @@
  * - `AWS_ENDPOINT_URL_S3`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
  *   `AWS_SECRET_ACCESS_KEY`: the endpoint (the MinIO, or the fault proxy in
  *   front of it) and credentials, read by S3VFS as users configure it;
+ * - `MP_MAX_DIRTY_BYTES`: the VFS's `maxDirtyBytes` (big transactions spill to staged chunks);
  * - `MP_MAX_ATTEMPTS`, `MP_TIMEOUT_MS`: S3 attempts per request and
  *   per-attempt timeout (default: the S3VFS defaults);
  * - `MP_COUNT`, `MP_DEADLINE_MS`: every loop stops after this many iterations
@@ -57,8 +58,10 @@ export function emit(event: Record<string, unknown>): void {
 export function openVfs(): S3VFS {
   const maxAttempts = Deno.env.get("MP_MAX_ATTEMPTS");
   const timeoutMs = Deno.env.get("MP_TIMEOUT_MS");
+  const maxDirty = Deno.env.get("MP_MAX_DIRTY_BYTES");
   return new S3VFS({
     bucket: need("MP_BUCKET"),
+    ...(maxDirty ? { maxDirtyBytes: Number(maxDirty) } : {}),
     ...(maxAttempts ? { maxAttempts: Number(maxAttempts) } : {}),
     ...(timeoutMs ? { timeoutMs: Number(timeoutMs) } : {}),
   });
