@@ -366,7 +366,7 @@ export class LogFile {
     const st = this.#adopted();
     const tx = this.#transaction(st, size);
     const outcome: CommitOutcome = this.#staging
-      ? this.ctx.run(commitStaged(st, this.#stageRest(st, tx)))
+      ? this.ctx.run(commitStaged(st, this.#stageRest(tx)))
       : this.ctx.run(commit(st, tx));
     if (outcome.kind !== "committed") {
       this.#doomed = true;
@@ -416,7 +416,7 @@ export class LogFile {
   }
 
   /** Stages what is still in memory as the last chunk; the refs of every staged block. */
-  #stageRest(st: DbState, tx: Parameters<typeof commit>[1]): Parameters<typeof commitStaged>[1] {
+  #stageRest(tx: Parameters<typeof commit>[1]): Parameters<typeof commitStaged>[1] {
     const g = this.#staging!;
     const refs: BlockRef[] = [];
     for (const [index, s] of this.#spilled) {
