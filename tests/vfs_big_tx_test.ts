@@ -76,3 +76,27 @@ Deno.test("S3VFS: a rolled-back staged transaction leaves nothing visible", asyn
     db.close();
   }
 });
+
+Deno.test("S3VFS: in locking_mode=EXCLUSIVE, staged transactions one after another each commit", async () => {
+  await using b = await freshBucket("big-tx-exclusive");
+  const prefix = "big/exclusive.sqlite";
+  using vfs = testVfs(b.bucket, { maxDirtyBytes: 64 * 1024 });
+  const db = openDb(vfs, prefix);
+  try {
+    db.exec("PRAGMA locking_mode = EXCLUSIVE"); // the write lock is kept between transactions
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+    for (let round = 0; round < 3; round++) {
+      db.exec("BEGIN");
+      for (let i = 0; i < 800; i++) db.run("INSERT INTO t (v) VALUES (?)", "z".repeat(300));
+      db.exec("COMMIT");
+    }
+    assert.equal(db.prepare("SELECT count(*) FROM t").values()[0][0], 2400);
+  } finally {
+    db.close();
+  }
+  using fresh = testVfs(b.bucket);
+  const other = openDb(fresh, prefix);
+  assert.equal(other.prepare("SELECT count(*) FROM t").values()[0][0], 2400);
+  assert.equal(other.prepare("PRAGMA integrity_check").values()[0][0], "ok");
+  other.close();
+});

@@ -390,8 +390,7 @@ export class LogFile {
       this.ctx.cache.set(this.id, i, { data: b, etag: "", prefetched: false });
     }
     st.cache.clear();
-    this.dirty.clear();
-    this.#txSize = undefined;
+    this.endWrite(); // also forgets the staging: the next transaction stages afresh
     if (++this.#commits % this.ctx.checkpointEvery === 0) this.ctx.maintain(this.name, st.config);
   }
 
