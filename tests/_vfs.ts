@@ -27,6 +27,11 @@ export function openDb(vfs: S3VFS, prefix: string, flags: number = OPEN_READWRIT
   return new Database(vfs.uri(prefix), { flags, int64: true });
 }
 
+/** {@linkcode openLocal} read-only. */
+export function openLocalReadOnly(path: string): Database {
+  return openLocal(path, { readonly: true });
+}
+
 /** Opens a local file with @db/sqlite and the default VFS; integers are read as 64-bit. */
 export function openLocal(path: string, options: { readonly?: boolean } = {}): Database {
   return new Database(path, { int64: true, ...options });

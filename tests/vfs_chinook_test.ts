@@ -24,6 +24,7 @@ import {
   listKeys,
   openDb,
   openLocal,
+  openLocalReadOnly,
   settle,
   testVfs,
 } from "./_vfs.ts";
@@ -166,7 +167,7 @@ for (const blockSize of [4096, 4097, 65536]) {
     equal((await listKeys(b.client, b.bucket, prefix)).length, blocks);
 
     // The local reference: the file itself, through the default VFS, read-only.
-    const ref = openLocal(found.path, { readonly: true });
+    const ref = openLocalReadOnly(found.path);
     let expected: Record<string, unknown[][]>;
     try {
       expected = answers(ref);

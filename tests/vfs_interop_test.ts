@@ -32,7 +32,7 @@ import { blockKey } from "../src/blocks.ts";
 import { mapLimit } from "../src/s3/retry.ts";
 import { freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
 import { plain, py, type PyRead, QUERIES, requirePython } from "./_python.ts";
-import { type Database, FAST_TIMING, openDb, openLocal, settle, testVfs } from "./_vfs.ts";
+import { type Database, FAST_TIMING, openDb, openLocalReadOnly, settle, testVfs } from "./_vfs.ts";
 
 const CASES = [
   { pageSize: 4096, blockSize: 4096 },
@@ -188,7 +188,7 @@ async function localResults(
   const path = await Deno.makeTempFile({ suffix: ".sqlite" });
   try {
     await Deno.writeFile(path, bytes);
-    const db = openLocal(path, { readonly: true });
+    const db = openLocalReadOnly(path);
     try {
       return { results: runQueries(db), integrity: integrity(db) };
     } finally {

@@ -141,3 +141,92 @@ export async function runChild(name: string, main: () => Promise<void>): Promise
   }
   Deno.exit(0);
 }
+
+/** How {@linkcode transactionLoop} ended. */
+export interface LoopResult {
+  /** Acknowledged transactions. */
+  acks: number;
+  /** Failed attempts. */
+  failures: number;
+  /** Failed attempts that were SQLITE_BUSY (any extended code). */
+  busy: number;
+  /** Why the loop stopped: "count", "deadline", "too many failures in a row", ... */
+  reason: string;
+}
+
+/** What {@linkcode transactionLoop} runs. */
+export interface LoopOptions {
+  vfs: S3VFS;
+  db: Database;
+  /** Transactions to acknowledge. */
+  count: number;
+  /** Number of the first transaction (default 1); each acknowledged one moves to the next. */
+  first?: number;
+  /** Local time (ms) to stop at. */
+  deadline: number;
+  /** Failed attempts in a row before giving up. */
+  maxConsecutiveFailures: number;
+  /** The statements of transaction `n` (its attempt id `tok`), run between BEGIN and COMMIT. */
+  body(n: number, tok: string): void;
+  /**
+   * After a failed attempt (rolled back, reported): "acked" when it turns out
+   * applied, "stop" to end the loop (the reason), else retry.
+   */
+  settle?(n: number, tok: string, stage: string, f: Failure): Promise<"acked" | "retry" | string>;
+  /** After each acknowledged transaction. */
+  acked?(n: number, acks: number): Promise<void>;
+}
+
+/**
+ * Runs transactions 1, 2, ... `count` (BEGIN, body, COMMIT), retrying a
+ * failed one after a short pause (BUSY: at once, give or take 10 ms), and
+ * prints `{"ack": n, "tok"}` for every acknowledged one and
+ * `{"failed": n, "tok", "stage", ...failure}` for every failed attempt.
+ */
+export async function transactionLoop(o: LoopOptions): Promise<LoopResult> {
+  const r: LoopResult = { acks: 0, failures: 0, busy: 0, reason: "count" };
+  let n = o.first ?? 1;
+  let attempt = 0;
+  let consecutive = 0;
+  const ack = async (tok: string, extra: Record<string, unknown> = {}): Promise<void> => {
+    emit({ ack: n, tok, ...extra });
+    r.acks++;
+    n++;
+    attempt = 0;
+    consecutive = 0;
+    await o.acked?.(n - 1, r.acks);
+  };
+  while (r.acks < o.count) {
+    if (Date.now() >= o.deadline) return { ...r, reason: "deadline" };
+    if (consecutive >= o.maxConsecutiveFailures) {
+      return { ...r, reason: "too many failures in a row" };
+    }
+    attempt++;
+    const tok = `${Deno.pid}.${n}.${attempt}`;
+    let stage = "begin";
+    try {
+      o.db.exec("BEGIN");
+      stage = "body";
+      o.body(n, tok);
+      stage = "commit";
+      o.db.exec("COMMIT");
+    } catch (e) {
+      const f = failure(o.vfs, o.db, e);
+      rollbackIfOpen(o.db);
+      r.failures++;
+      consecutive++;
+      if (f.busy) r.busy++;
+      emit({ failed: n, tok, stage, ...f });
+      const next = (await o.settle?.(n, tok, stage, f)) ?? "retry";
+      if (next === "acked") {
+        await ack(tok, { resolved: true });
+        continue;
+      }
+      if (next !== "retry") return { ...r, reason: next };
+      await sleep(f.busy ? Math.floor(Math.random() * 10) : 20 + Math.floor(Math.random() * 30));
+      continue;
+    }
+    await ack(tok);
+  }
+  return r;
+}

@@ -17,17 +17,7 @@
  * @module
  */
 
-import {
-  Database,
-  emit,
-  failure,
-  need,
-  num,
-  openVfs,
-  rollbackIfOpen,
-  runChild,
-  sleep,
-} from "./mp_common.ts";
+import { Database, emit, need, num, openVfs, runChild, transactionLoop } from "./mp_common.ts";
 import { OPEN_READWRITE } from "../../mod.ts";
 
 async function main(): Promise<void> {
@@ -39,49 +29,17 @@ async function main(): Promise<void> {
 
   const vfs = openVfs();
   const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
-  let i = 1;
-  let attempt = 0;
-  let acks = 0;
-  let failures = 0;
-  let busy = 0;
-  let consecutive = 0;
-  let reason = "count";
-  while (true) {
-    if (acks >= count) break;
-    if (Date.now() >= deadline) {
-      reason = "deadline";
-      break;
-    }
-    if (consecutive >= maxConsecutiveFailures) {
-      reason = "too many failures in a row";
-      break;
-    }
-    attempt++;
-    const tok = `${Deno.pid}.${i}.${attempt}`;
-    let stage = "begin";
-    try {
-      db.exec("BEGIN");
-      stage = "body";
+  const { acks, failures, busy, reason } = await transactionLoop({
+    vfs,
+    db,
+    count,
+    deadline,
+    maxConsecutiveFailures,
+    body: (_n, tok) => {
       db.exec("UPDATE counter SET n = n + 1 WHERE id = 1");
       if (audit) db.exec("INSERT INTO inc(tok) VALUES (?)", tok);
-      stage = "commit";
-      db.exec("COMMIT");
-    } catch (e) {
-      const f = failure(vfs, db, e);
-      rollbackIfOpen(db);
-      failures++;
-      consecutive++;
-      if (f.busy) busy++;
-      emit({ failed: i, tok, stage, ...f });
-      await sleep(f.busy ? Math.floor(Math.random() * 10) : 20 + Math.floor(Math.random() * 30));
-      continue;
-    }
-    emit({ ack: i, tok });
-    acks++;
-    i++;
-    attempt = 0;
-    consecutive = 0;
-  }
+    },
+  });
   db.close();
   emit({ done: acks, failures, busy, reason, stats: vfs.stats().requests });
   vfs.close();

@@ -43,6 +43,7 @@ import {
   rollbackIfOpen,
   runChild,
   sleep,
+  transactionLoop,
 } from "./mp_common.ts";
 import { OPEN_READWRITE } from "../../mod.ts";
 
@@ -57,8 +58,6 @@ async function main(): Promise<void> {
 
   const vfs = openVfs();
   const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
-  const checkpoint = (vfs as unknown as { checkpoint?: (p: string) => Promise<unknown> })
-    .checkpoint;
 
   // Where to start: max(seq), read in its own transaction, retried.
   let start: number | undefined;
@@ -78,83 +77,45 @@ async function main(): Promise<void> {
   const insert = db.prepare("INSERT INTO t(seq, tok) VALUES (?, ?)");
   const insertBig = db.prepare("INSERT INTO big(seq, data) VALUES (?, ?)");
   const findTok = db.prepare("SELECT count(*) FROM t WHERE tok = ?");
-  let seq = start + 1;
-  let attempt = 0;
-  let acks = 0;
-  let failures = 0;
-  let consecutive = 0;
-  let reason = "count";
-  while (true) {
-    if (acks >= count) break;
-    if (Date.now() >= deadline) {
-      reason = "deadline";
-      break;
-    }
-    if (consecutive >= maxConsecutiveFailures) {
-      reason = "too many failures in a row";
-      break;
-    }
-    attempt++;
-    const tok = `${Deno.pid}.${seq}.${attempt}`;
-    let stage = "begin";
-    try {
-      db.exec("BEGIN");
-      stage = "body";
+  const { acks, failures, reason } = await transactionLoop({
+    vfs,
+    db,
+    count,
+    first: start + 1, // transaction n writes seq n
+    deadline,
+    maxConsecutiveFailures,
+    body: (seq, tok) => {
       insert.run(seq, tok);
       if (bigEvery > 0 && seq % bigEvery === 0) {
         const data = new Uint8Array(bigBytes);
         crypto.getRandomValues(data.subarray(0, Math.min(bigBytes, 65536)));
         insertBig.run(seq, data);
       }
-      stage = "commit";
-      db.exec("COMMIT");
-    } catch (e) {
-      const f = failure(vfs, db, e);
-      rollbackIfOpen(db);
-      failures++;
-      consecutive++;
-      emit({ failed: seq, tok, stage, ...f });
-      if (f.unknown && stage === "commit") {
-        // Resolve: is our attempt there?
-        let present: boolean | undefined;
-        for (let i = 0; i < 20 && present === undefined && Date.now() < deadline; i++) {
-          try {
-            present = Number(findTok.value<[number]>(tok)?.[0] ?? 0) > 0;
-          } catch {
-            rollbackIfOpen(db);
-            await sleep(50);
-          }
-        }
-        if (present === undefined) {
-          reason = "unresolved unknown outcome";
-          break;
-        }
-        if (present) {
-          emit({ ack: seq, tok, resolved: true });
-          acks++;
-          seq++;
-          attempt = 0;
-          consecutive = 0;
-          continue;
+    },
+    // An unknown outcome at COMMIT: is our attempt there?
+    settle: async (_n, tok, stage, f) => {
+      if (!f.unknown || stage !== "commit") return "retry";
+      for (let i = 0; i < 20 && Date.now() < deadline; i++) {
+        try {
+          return Number(findTok.value<[number]>(tok)?.[0] ?? 0) > 0 ? "acked" : "retry";
+        } catch {
+          rollbackIfOpen(db);
+          await sleep(50);
         }
       }
-      await sleep(f.busy ? Math.floor(Math.random() * 10) : 20 + Math.floor(Math.random() * 30));
-      continue;
-    }
-    emit({ ack: seq, tok });
-    acks++;
-    seq++;
-    attempt = 0;
-    consecutive = 0;
-    if (checkpoint && checkpointEvery > 0 && acks % checkpointEvery === 0) {
-      try {
-        await checkpoint.call(vfs, prefix);
-        emit({ checkpoint: acks });
-      } catch (e) {
-        emit({ checkpointError: e instanceof Error ? e.message : String(e) });
+      return "unresolved unknown outcome";
+    },
+    acked: async (_n, acks) => {
+      if (checkpointEvery > 0 && acks % checkpointEvery === 0) {
+        try {
+          await vfs.checkpoint(prefix);
+          emit({ checkpoint: acks });
+        } catch (e) {
+          emit({ checkpointError: e instanceof Error ? e.message : String(e) });
+        }
       }
-    }
-  }
+    },
+  });
   insert.finalize();
   insertBig.finalize();
   findTok.finalize();
