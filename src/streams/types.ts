@@ -21,6 +21,8 @@ export interface BlockStoreContext {
   concurrency?: number;
   /** Timing of the commit log for a database deserialize creates (default `DEFAULT_TIMING`). */
   timing?: Timing;
+  /** `false`: deserialize neither takes nor waits for the writer lease (the VFS's `lease: false`). */
+  lease?: false;
 }
 
 /** Progress of a transfer. */

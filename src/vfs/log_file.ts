@@ -22,12 +22,15 @@ import { crc32 } from "../log/crc32.ts";
 import type { BlockRef } from "../log/format.ts";
 import { newPutId, stageKey } from "../log/keys.ts";
 import { coldOpen, openForWrite } from "../log/open.ts";
-import type { Timing } from "../log/rules.ts";
+import { DEFAULT_TIMING, type Timing } from "../log/rules.ts";
+import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
+import { readLease } from "../log/lease.ts";
 import { type DbState, readBlocks, refresh } from "../log/snapshot.ts";
 import { clock, expectOk, request, type Step } from "../log/store.ts";
 import { commit, type CommitOutcome, commitStaged, stageChunk } from "../log/writer.ts";
 import type { BlockCache } from "./cache.ts";
 import { LockTable } from "./locks.ts";
+import { type LeaseSettings, WriterLease } from "./writer_lease.ts";
 
 /** What every database of one VFS shares. */
 export interface LogContext {
@@ -47,6 +50,10 @@ export interface LogContext {
   checkpointEvery: number;
   /** Bytes of changed blocks a write transaction keeps in memory; past it they are staged. */
   spillBytes: number;
+  /** The writer lease, or null: this process neither takes nor waits for it. */
+  lease: LeaseSettings | null;
+  /** Read transactions may use a snapshot proven current at most this many ms ago. */
+  staleness: number;
 }
 
 /** Where a staged (spilled) block of the write transaction is. */
@@ -107,9 +114,20 @@ export class LogFile {
   /** Blocks of the write transaction staged in S3 (not in `dirty`). */
   readonly #spilled = new Map<number, Spilled>();
   #staging: Staging | undefined;
+  /** The writer lease (null when the VFS has it off). */
+  readonly lease: WriterLease | null;
+  /** The next read transaction must ask S3 (a commit was lost on an old snapshot). */
+  #mustRefresh = false;
 
   /** Creates it; nothing is fetched until needed. */
-  constructor(readonly name: string, readonly ctx: LogContext) {}
+  constructor(readonly name: string, readonly ctx: LogContext) {
+    this.lease = ctx.lease ? new WriterLease(name, ctx.lease, (s) => ctx.run(s)) : null;
+  }
+
+  /** Timing of the database (the VFS's for one not created yet). */
+  get timing(): Timing {
+    return this.#st?.config.timing ?? this.ctx.timing ?? DEFAULT_TIMING;
+  }
 
   /** The protocol state (opened on first use); null when no database exists. */
   #state(): DbState | null {
@@ -141,17 +159,32 @@ export class LogFile {
 
   /**
    * Starts a read transaction: brings the snapshot up to date (one GET when
-   * nothing changed) and drops cached blocks that newer commits changed.
+   * nothing changed) and drops cached blocks that newer commits changed. No
+   * request while this process holds the writer lease (after one refresh
+   * under it), or while the snapshot was proven current within `staleness` ms.
    */
-  beginRead(): void {
+  beginRead(staleness: number = this.ctx.staleness): void {
     const st = this.#st;
     if (!st) {
       this.#st = undefined; // absent or never opened: look again
       this.#state();
       return;
     }
+    const now = performance.now();
+    const lease = this.lease;
+    if (st.adopted && lease?.holding(now, st.config.timing)) {
+      lease.renewIfDue(st, now);
+      if (lease.authoritative(now, st.config.timing)) return;
+    } else if (
+      st.adopted && !this.#mustRefresh && staleness > 0 && now - st.provenClock <= staleness
+    ) {
+      return;
+    }
+    this.#mustRefresh = false;
     const { head, versions } = st;
+    const leased = lease?.holding(now, st.config.timing) ?? false;
     this.ctx.run(refresh(st));
+    if (lease && leased) lease.fresh = true;
     const cache = this.ctx.cache;
     if (st.versions !== versions) {
       cache.invalidate(this.id); // reloaded from a newer checkpoint
@@ -338,8 +371,48 @@ export class LogFile {
     this.#txSize = size;
   }
 
+  /**
+   * Starts a write transaction (SQLite's RESERVED lock): takes or renews the
+   * writer lease. Throws a VfsError with SQLITE_BUSY while another process
+   * holds it.
+   */
+  beginWrite(): void {
+    this.lease?.forWrite(this.#st ?? null, this.timing, performance.now());
+  }
+
+  /** Folds the log into the block objects now (PRAGMA s3vfs_checkpoint). */
+  checkpointNow(): CheckpointOutcome {
+    const st = this.#state();
+    if (!st?.adopted) return { kind: "none" };
+    return this.ctx.run(checkpoint(this.name, st.config));
+  }
+
+  /** Who holds the writer lease, as one line (PRAGMA s3vfs_lease). */
+  describeLease(): string {
+    const now = performance.now();
+    const held = this.lease?.held;
+    if (held && this.lease!.holding(now, this.timing)) {
+      return `held by this process (generation ${held.record.generation})`;
+    }
+    const v = this.ctx.run(readLease(this.name, this.timing));
+    if (!v) return "none";
+    if (!v.live) return v.record.released ? "released" : "expired";
+    return `held by ${
+      v.record.host || "?"
+    } pid ${v.record.pid} (generation ${v.record.generation}) until ${
+      new Date(v.expiresAt).toISOString()
+    } unless renewed`;
+  }
+
+  /** Gives the writer lease up (last connection closed, the VFS closes, or idle). */
+  releaseLease(): void {
+    if (this.locks.reservedHeld()) return;
+    this.lease?.release(this.timing);
+  }
+
   /** Forgets the write transaction (after COMMIT or ROLLBACK, when the write lock goes). */
   endWrite(): void {
+    this.lease?.armIdle(() => this.releaseLease());
     this.#spilled.clear();
     this.#staging = undefined; // chunks of a transaction that did not commit: garbage for retention
     this.dirty.clear();
@@ -365,11 +438,24 @@ export class LogFile {
     if (this.#unchanged(size)) return;
     const st = this.#adopted();
     const tx = this.#transaction(st, size);
+    let validBefore: number | undefined;
+    if (this.lease) {
+      const cap = this.lease.forCommit(st, performance.now());
+      if (cap === null) {
+        this.#doomed = true;
+        this.#mustRefresh = true;
+        throw busySnapshot(`s3vfs: ${this.name}: this process lost the writer lease`);
+      }
+      validBefore = cap;
+    }
+    const opts = { validBefore };
     const outcome: CommitOutcome = this.#staging
-      ? this.ctx.run(commitStaged(st, this.#stageRest(tx)))
-      : this.ctx.run(commit(st, tx));
+      ? this.ctx.run(commitStaged(st, this.#stageRest(tx), opts))
+      : this.ctx.run(commit(st, tx, opts));
     if (outcome.kind !== "committed") {
       this.#doomed = true;
+      this.#mustRefresh = true;
+      if (this.lease) this.lease.fresh = false;
       if (outcome.kind === "conflict" || outcome.kind === "expired") {
         throw busySnapshot(
           `s3vfs: commit of txid ${outcome.txid} of ${this.name} (${outcome.kind})`,

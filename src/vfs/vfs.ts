@@ -43,7 +43,7 @@ import {
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
 } from "../streams/mod.ts";
-import type { S3VFSOptions } from "./options.ts";
+import { checkStaleness, resolveLease, type S3VFSOptions, type UriOptions } from "./options.ts";
 import { VfsFacade } from "./facade.ts";
 import { checkName, S3Handlers } from "./handlers.ts";
 
@@ -93,6 +93,7 @@ export class S3VFS {
   #concurrency: number | undefined;
   #client?: S3Client;
   #timing: Timing | undefined;
+  #leaseOff: boolean;
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -144,6 +145,7 @@ export class S3VFS {
       concurrency,
     }, options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000);
     this.#bridge.onStats = (s, bg, ms) => this.#stats.add(s, ms, bg);
+    this.#leaseOff = options.lease === false;
     this.#timing = options.timing
       ? checkTiming({ ...DEFAULT_TIMING, ...options.timing })
       : undefined;
@@ -157,6 +159,8 @@ export class S3VFS {
       maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
       checkpointEvery: options.checkpointEvery ?? 32,
       spillBytes: options.maxDirtyBytes ?? 64 * 1024 * 1024,
+      lease: resolveLease(options.lease, this.#timing ?? DEFAULT_TIMING),
+      staleness: checkStaleness(options.staleness ?? 0, "staleness"),
     };
     if (!(context.spillBytes >= this.blockSize)) {
       throw new RangeError(
@@ -171,7 +175,13 @@ export class S3VFS {
     const defaultVfs = sym.sqlite3_vfs_find(null);
     if (defaultVfs === null) throw new VfsError("libsqlite3 has no default VFS");
     this.#methods = new S3Handlers({ bucket, context });
-    this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods);
+    this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods, (bytes) => {
+      const p = sym.sqlite3_malloc(bytes.length);
+      if (p !== null) {
+        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, bytes.length)).set(bytes);
+      }
+      return p;
+    });
     const rc = sym.sqlite3_vfs_register(this.#facade.pointer, options.makeDefault ? 1 : 0);
     if (rc !== F.SQLITE_OK) {
       this.#bridge.close();
@@ -182,13 +192,21 @@ export class S3VFS {
     }
   }
 
-  /** A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use with {@linkcode OPEN_READWRITE}). */
-  uri(prefix: string): string {
+  /**
+   * A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use
+   * with {@linkcode OPEN_READWRITE}). `staleness` lets this connection's read
+   * transactions use a snapshot up to that many ms old without asking S3.
+   */
+  uri(prefix: string, options: UriOptions = {}): string {
     if (this.#closed) throw new VfsError(`S3VFS ${this.name} is closed`);
     if (typeof prefix !== "string") throw new TypeError(`prefix must be a string, got ${prefix}`);
     checkName(prefix);
     const path = encodeURI(prefix).replace(/[?#]/g, (c) => encodeURIComponent(c));
-    return `file:${path}?vfs=${encodeURIComponent(this.name)}`;
+    let uri = `file:${path}?vfs=${encodeURIComponent(this.name)}`;
+    if (options.staleness !== undefined) {
+      uri += `&staleness=${checkStaleness(options.staleness, "staleness")}`;
+    }
+    return uri;
   }
 
   /** Request and cache accounting since creation or {@linkcode S3VFS.resetStats}. */
@@ -256,6 +274,7 @@ export class S3VFS {
       bucket: this.bucket,
       blockSize: this.blockSize,
       concurrency: this.#concurrency,
+      ...(this.#leaseOff ? { lease: false as const } : {}),
     };
   }
 

@@ -17,8 +17,15 @@
  * @module
  */
 
-import { Database, emit, need, num, openVfs, runChild, transactionLoop } from "./mp_common.ts";
-import { OPEN_READWRITE } from "../../mod.ts";
+import {
+  emit,
+  need,
+  num,
+  openVfs,
+  openWriter,
+  runChild,
+  transactionLoop,
+} from "./mp_common.ts";
 
 async function main(): Promise<void> {
   const prefix = need("MP_PREFIX");
@@ -28,7 +35,7 @@ async function main(): Promise<void> {
   const maxConsecutiveFailures = num("MP_MAX_FAILURES", 500);
 
   const vfs = openVfs();
-  const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+  const db = openWriter(vfs, prefix);
   const { acks, failures, busy, reason } = await transactionLoop({
     vfs,
     db,
