@@ -44,6 +44,12 @@ export interface SerializeOptions {
    * chunk has been handed out (default 3). Later, the stream errors.
    */
   maxRetries?: number;
+  /**
+   * The database as it was at this txid or time (the kept history, see
+   * `S3VFS.history`), instead of now. A snapshot no longer kept errors with
+   * "no longer kept".
+   */
+  at?: number | Date;
 }
 
 /**

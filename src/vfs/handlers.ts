@@ -20,6 +20,7 @@
 
 import { S3Error, VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
+import { listHistory, openInListing, resolveIn } from "../log/history.ts";
 import { checkDatabaseName } from "../log/keys.ts";
 import { DEFAULT_VFS, DEFAULT_VFS_TEMP, type VfsHandlers } from "./facade.ts";
 import { type LogContext, LogFile, type ReadCursor } from "./log_file.ts";
@@ -82,6 +83,19 @@ function uriNumber(params: Map<string, string>, key: string): number | undefined
   return n;
 }
 
+/** The `at` URI parameter: a txid (digits) or a time (ISO 8601 or ms since the epoch with a `ms` suffix). */
+function parseAt(v: string): number | Date {
+  if (/^\d+$/.test(v)) return Number(v);
+  const ms = /^(\d+)ms$/.exec(v);
+  const d = ms ? new Date(Number(ms[1])) : new Date(v);
+  if (Number.isNaN(d.getTime())) {
+    throw new VfsError(`s3vfs: at=${v} is neither a txid nor a time`, {
+      sqliteCode: F.SQLITE_CANTOPEN,
+    });
+  }
+  return d;
+}
+
 /** What the handlers need from their S3VFS. */
 export interface HandlersInit {
   /** Bucket (for messages). */
@@ -130,6 +144,37 @@ export class S3Handlers implements VfsHandlers {
     return f;
   }
 
+  /**
+   * The database `prefix` as it was at `at` (a txid or a time): a frozen,
+   * read-only state shared by the connections that open the same txid.
+   * Throws (SQLITE_CANTOPEN) when that snapshot is no longer kept.
+   */
+  pastFile(prefix: string, at: number | Date): LogFile {
+    const ctx = this.#init.context;
+    const listing = ctx.run(listHistory(prefix));
+    if (!listing) {
+      throw new VfsError(`no database at s3://${this.#init.bucket}/${prefix}/`, {
+        sqliteCode: F.SQLITE_CANTOPEN,
+      });
+    }
+    let txid: number;
+    try {
+      txid = resolveIn(listing, at);
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new VfsError(`s3vfs: ${prefix}: ${e.message}`, { sqliteCode: F.SQLITE_CANTOPEN });
+      }
+      throw e;
+    }
+    const key = `${prefix}\0@${txid}`;
+    let f = this.#files.get(key);
+    if (!f) {
+      f = new LogFile(prefix, ctx, ctx.run(openInListing(listing, txid)));
+      this.#files.set(key, f);
+    }
+    return f;
+  }
+
   /** Keeps a callback's failure; the code is the error's own unless it is plain SQLITE_IOERR. */
   fail(e: unknown, code: number): number {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -168,6 +213,21 @@ export class S3Handlers implements VfsHandlers {
       throw new VfsError(`s3vfs: ${(e as Error).message}`, { sqliteCode: F.SQLITE_CANTOPEN });
     }
     const staleness = uriNumber(params, "staleness");
+    const at = params.get("at");
+    if (at !== undefined) {
+      const file = this.pastFile(name, parseAt(at));
+      this.#handles.set(fileId, {
+        id: fileId,
+        file,
+        level: F.SQLITE_LOCK_NONE,
+        cursor: { last: -1, run: 0 },
+      });
+      file.openCount++;
+      const ro = (flags & ~(F.SQLITE_OPEN_READWRITE | F.SQLITE_OPEN_CREATE)) |
+        F.SQLITE_OPEN_READONLY;
+      outFlags?.setInt32(0, ro, true);
+      return F.SQLITE_OK;
+    }
     const file = this.file(name);
     if (!(flags & F.SQLITE_OPEN_CREATE) && !file.exists()) {
       throw new VfsError(

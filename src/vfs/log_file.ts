@@ -15,7 +15,7 @@
  */
 
 import { blockCount, blockLength, blockSpans } from "../blocks.ts";
-import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC } from "../codes.ts";
+import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from "../codes.ts";
 import { VfsError } from "../errors.ts";
 import type { ConfigRecord } from "../log/format.ts";
 import { crc32 } from "../log/crc32.ts";
@@ -120,8 +120,21 @@ export class LogFile {
   #mustRefresh = false;
 
   /** Creates it; nothing is fetched until needed. */
-  constructor(readonly name: string, readonly ctx: LogContext) {
-    this.lease = ctx.lease ? new WriterLease(name, ctx.lease, (s) => ctx.run(s)) : null;
+  constructor(readonly name: string, readonly ctx: LogContext, frozen?: DbState) {
+    this.frozen = frozen !== undefined;
+    if (frozen) this.#st = frozen;
+    this.lease = ctx.lease && !frozen ? new WriterLease(name, ctx.lease, (s) => ctx.run(s)) : null;
+  }
+
+  /** A past snapshot (time travel): never refreshed, never written. */
+  readonly frozen: boolean;
+
+  #readOnly(): void {
+    if (this.frozen) {
+      throw new VfsError(`s3vfs: ${this.name} at txid ${this.head} is a past snapshot: read-only`, {
+        sqliteCode: SQLITE_READONLY,
+      });
+    }
   }
 
   /** Timing of the database (the VFS's for one not created yet). */
@@ -164,6 +177,7 @@ export class LogFile {
    * under it), or while the snapshot was proven current within `staleness` ms.
    */
   beginRead(staleness: number = this.ctx.staleness): void {
+    if (this.frozen) return;
     const st = this.#st;
     if (!st) {
       this.#st = undefined; // absent or never opened: look again
@@ -282,6 +296,7 @@ export class LogFile {
 
   /** Writes `src` at `offset` into the transaction's blocks. */
   write(src: Uint8Array, offset: number): void {
+    this.#readOnly();
     const size = this.size();
     const bs = this.#bs;
     for (const s of blockSpans(offset, src.length, bs)) {
@@ -358,6 +373,7 @@ export class LogFile {
 
   /** Sets the transaction's size (blocks past it are dropped at COMMIT). */
   truncate(size: number): void {
+    this.#readOnly();
     const bs = this.#bs;
     for (const i of [...this.#spilled.keys()]) {
       if (i >= blockCount(size, bs)) this.#spilled.delete(i);
@@ -377,6 +393,7 @@ export class LogFile {
    * holds it.
    */
   beginWrite(): void {
+    this.#readOnly();
     this.lease?.forWrite(this.#st ?? null, this.timing, performance.now());
   }
 
@@ -456,6 +473,7 @@ export class LogFile {
       this.#doomed = true;
       this.#mustRefresh = true;
       if (this.lease) this.lease.fresh = false;
+      if (outcome.kind === "unknown") this.lease?.abandon();
       if (outcome.kind === "conflict" || outcome.kind === "expired") {
         throw busySnapshot(
           `s3vfs: commit of txid ${outcome.txid} of ${this.name} (${outcome.kind})`,

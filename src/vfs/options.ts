@@ -10,7 +10,7 @@ import {
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
 } from "../ffi/constants.ts";
-import { checkLeaseTtl, defaultLeaseTtl } from "../log/lease.ts";
+import { checkLeaseTtl } from "../log/lease.ts";
 import type { Timing } from "../log/rules.ts";
 import type { S3ConnectionOptions } from "../s3/config.ts";
 
@@ -58,7 +58,7 @@ export interface S3VFSOptions extends S3ConnectionOptions {
    * connection to the database closes. While it holds it, read transactions
    * make no S3 request and a commit is one PUT; other writers get
    * SQLITE_BUSY (`PRAGMA busy_timeout` waits) until it is released, or
-   * `ttlMs` (default 40 s, at least the database's commit lag W + 4 M)
+   * `ttlMs` (default W + 4 M + 2 s of the database's timing: 40 s; at least W + 4 M)
    * after its holder stopped renewing it. `false`: never take it, never wait
    * for it (use the same setting in every process writing a database).
    */
@@ -76,6 +76,12 @@ export interface S3VFSOptions extends S3ConnectionOptions {
 export interface UriOptions {
   /** This connection's staleness bound in ms (see {@linkcode S3VFSOptions.staleness}). */
   staleness?: number;
+  /**
+   * Open the database as it was at this txid, or at this time (the state
+   * after the newest commit written at or before it): a read-only snapshot
+   * of the kept history (see `S3VFS.history`).
+   */
+  at?: number | Date;
 }
 
 /** Checks a staleness bound: a whole number of ms, at least 0. */
@@ -90,12 +96,13 @@ export function checkStaleness(ms: number, what: string): number {
 export function resolveLease(
   option: S3VFSOptions["lease"],
   timing: Timing,
-): { ttlMs: number; idleMs: number } | null {
+): { ttlMs?: number; idleMs: number } | null {
   if (option === false) return null;
   if (option !== undefined && (typeof option !== "object" || option === null)) {
     throw new TypeError(`lease must be false or { ttlMs?, idleMs? }, got ${option}`);
   }
-  const ttlMs = checkLeaseTtl(option?.ttlMs ?? defaultLeaseTtl(timing), timing);
+  // Unset: derived from each database's own timing (W + 4 M + 2 s).
+  const ttlMs = option?.ttlMs === undefined ? undefined : checkLeaseTtl(option.ttlMs, timing);
   const idleMs = option?.idleMs ?? 30_000;
   if (!Number.isSafeInteger(idleMs) || idleMs < 0) {
     throw new RangeError(`lease.idleMs must be a whole number of ms >= 0, got ${idleMs}`);

@@ -45,9 +45,30 @@ import {
 } from "../streams/mod.ts";
 import { checkStaleness, resolveLease, type S3VFSOptions, type UriOptions } from "./options.ts";
 import { VfsFacade } from "./facade.ts";
+import {
+  type DatabaseInfo,
+  databaseInfo,
+  history,
+  type HistoryEntry,
+  restore,
+  type RestoreOptions,
+  type RestoreResult,
+} from "./time_travel.ts";
 import { checkName, S3Handlers } from "./handlers.ts";
 
 let counter = 0;
+
+/** The `at` URI parameter: a txid, or a time as ISO 8601. */
+function encodeAt(at: number | Date): string {
+  if (at instanceof Date) {
+    if (Number.isNaN(at.getTime())) throw new RangeError("at is an invalid Date");
+    return encodeURIComponent(at.toISOString());
+  }
+  if (!Number.isSafeInteger(at) || at < 0) {
+    throw new RangeError(`at must be a txid (an integer >= 0) or a Date, got ${at}`);
+  }
+  return String(at);
+}
 
 /**
  * A SQLite VFS storing databases in S3. Registered on construction; open a
@@ -206,6 +227,7 @@ export class S3VFS {
     if (options.staleness !== undefined) {
       uri += `&staleness=${checkStaleness(options.staleness, "staleness")}`;
     }
+    if (options.at !== undefined) uri += `&mode=ro&at=${encodeAt(options.at)}`;
     return uri;
   }
 
@@ -358,6 +380,44 @@ export class S3VFS {
     const result = await deserialize(ctx, prefix, source, options);
     await this.#afterLoad(ctx, prefix);
     return result;
+  }
+
+  /**
+   * The kept commits of `prefix`, oldest first: txid, time, kind, object
+   * size, database size after it and pages changed. Each can be opened with
+   * `uri(prefix, { at: txid })` or made current with {@linkcode S3VFS.restore}.
+   *
+   * @example List a database's history
+   * ```ts
+   * import { S3VFS } from "@s3vfs/sqlite";
+   * using vfs = new S3VFS();
+   * for await (const c of vfs.history("my/path/cool.sqlite")) {
+   *   console.log(c.txid, c.time.toISOString(), c.kind, c.pagesChanged);
+   * }
+   * ```
+   */
+  history(prefix: string): AsyncIterable<HistoryEntry> {
+    checkName(prefix);
+    return history(this.#streams(), prefix);
+  }
+
+  /**
+   * Makes the state of `prefix` at a past txid or time current again, as one
+   * new commit (readers see it atomically; restoring the txid before it
+   * undoes it). Close this VFS's connections to `prefix` first. The whole
+   * past state is read and written once.
+   */
+  async restore(prefix: string, options: RestoreOptions): Promise<RestoreResult> {
+    const ctx = await this.#beforeLoad(prefix);
+    const result = await restore(ctx, prefix, options);
+    await this.#afterLoad(ctx, prefix);
+    return result;
+  }
+
+  /** The storage state of `prefix` (sizes, txids, checkpoint, history, lease), or null. */
+  info(prefix: string): Promise<DatabaseInfo | null> {
+    checkName(prefix);
+    return databaseInfo(this.#streams(), prefix);
   }
 
   /** {@linkcode S3VFS.serialize} into a local file (written completely or not at all). */

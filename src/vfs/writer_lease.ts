@@ -16,6 +16,7 @@ import { VfsError } from "../errors.ts";
 import { fetchCommit, type FetchResult } from "../log/commits.ts";
 import {
   acquireLease,
+  defaultLeaseTtl,
   type HeldLease,
   type LeaseAttempt,
   leaseHeld,
@@ -30,8 +31,8 @@ import { parallel, type Step } from "../log/store.ts";
 
 /** Lease settings of a VFS (`S3VFSOptions.lease`), resolved. */
 export interface LeaseSettings {
-  /** TTL in ms (raised to the database's minimum W + 4 M when lower). */
-  ttlMs: number;
+  /** TTL in ms (raised to the database's minimum W + 4 M when lower); default from its timing. */
+  ttlMs?: number;
   /** Released after this long without a write transaction. */
   idleMs: number;
 }
@@ -73,12 +74,12 @@ export class WriterLease {
   }
 
   #renewEvery(t: Timing): number {
-    return Math.min(this.settings.ttlMs, t.maxCommitLagMs) / 3;
+    return Math.min(this.#identity(t).ttlMs, t.maxCommitLagMs) / 3;
   }
 
   #identity(t: Timing): LeaseIdentity {
     const min = t.maxCommitLagMs + 4 * t.marginMs;
-    return { ...this.#me, ttlMs: Math.max(this.settings.ttlMs, min) };
+    return { ...this.#me, ttlMs: Math.max(this.settings.ttlMs ?? defaultLeaseTtl(t), min) };
   }
 
   /**
@@ -187,6 +188,19 @@ export class WriterLease {
     };
     const t = this.#timer = setTimeout(fire, this.settings.idleMs);
     Deno.unrefTimer(t);
+  }
+
+  /**
+   * Forgets the lease without releasing it, after a commit with an unknown
+   * outcome: a PUT of ours may still land, which a successor taking a
+   * released lease at once would not see. It expires after its TTL instead,
+   * by when such a PUT is void (docs/protocol.md 15).
+   */
+  abandon(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#held = null;
+    this.fresh = false;
   }
 
   /** Gives the lease up (best effort) and stops the timer. */

@@ -188,6 +188,8 @@ export interface LoopOptions {
   settle?(n: number, tok: string, stage: string, f: Failure): Promise<"acked" | "retry" | string>;
   /** After each acknowledged transaction. */
   acked?(n: number, acks: number): Promise<void>;
+  /** Between the body and COMMIT of transaction `n` (the transaction is open). */
+  beforeCommit?(n: number): Promise<void>;
 }
 
 /**
@@ -221,6 +223,7 @@ export async function transactionLoop(o: LoopOptions): Promise<LoopResult> {
       o.db.exec("BEGIN");
       stage = "body";
       o.body(n, tok);
+      await o.beforeCommit?.(n);
       stage = "commit";
       o.db.exec("COMMIT");
     } catch (e) {
