@@ -23,6 +23,7 @@ import {
   type LeaseIdentity,
   type LeaseView,
   localIdentity,
+  readLease,
   releaseLease,
 } from "../log/lease.ts";
 import type { Timing } from "../log/rules.ts";
@@ -216,4 +217,24 @@ export class WriterLease {
       } catch { /* it expires by itself */ }
     }
   }
+}
+
+/** Who holds the writer lease of `prefix`, as one line (PRAGMA s3vfs_lease). */
+export function describeLease(
+  prefix: string,
+  lease: WriterLease | null,
+  t: Timing,
+  run: <T>(step: Step<T>) => T,
+): string {
+  const held = lease?.held;
+  if (held && lease!.holding(performance.now(), t)) {
+    return `held by this process (generation ${held.record.generation})`;
+  }
+  const v = run(readLease(prefix, t));
+  if (!v) return "none";
+  if (!v.live) return v.record.released ? "released" : "expired";
+  const { host, pid, generation } = v.record;
+  return `held by ${host || "?"} pid ${pid} (generation ${generation}) until ${
+    new Date(v.expiresAt).toISOString()
+  } unless renewed`;
 }
