@@ -37,51 +37,12 @@ import { coldOpen } from "./open.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
 import { floorSec } from "./rules.ts";
 import { applyCommit, type DbState } from "./snapshot.ts";
+import type { HistoryListing, HistoryOptions, KeptCommit } from "./history_blocks.ts";
+
+export type { HistoryListing, HistoryOptions, KeptCommit } from "./history_blocks.ts";
 import { listAll, type ListEntry, parallel, type Step } from "./store.ts";
 
 export { HISTORY_PROBE_BYTES };
-
-/** Options of the history functions. */
-export interface HistoryOptions {
-  /** Bytes fetched first from each commit object. Default {@linkcode HISTORY_PROBE_BYTES}. */
-  probeBytes?: number;
-  /** Commit objects fetched at once. Default 32. */
-  concurrency?: number;
-}
-
-/** One kept commit object, as listed. */
-export interface KeptCommit {
-  /** Its txid. */
-  txid: number;
-  /** Last-Modified from the LIST (ms). */
-  lastModified: number;
-  /** Object size in bytes. */
-  bytes: number;
-}
-
-/** What {@linkcode listHistory} found: the kept commits and the range of openable txids. */
-export interface HistoryListing {
-  /** Database name. */
-  prefix: string;
-  /** Its config (provisional for a database never adopted). */
-  config: ConfigRecord;
-  /** False: no checkpoint record (Python's database, or not yet adopted): txid 0 only. */
-  adopted: boolean;
-  /** The checkpoint record, read after the LIST ({txid: 0, ...} when not adopted). */
-  checkpoint: CheckpointRecord;
-  /** Newest txid: the last listed commit, or the checkpoint if every commit was deleted. */
-  head: number;
-  /** Oldest kept commit (`head + 1` when none is kept). */
-  first: number;
-  /** Oldest txid a snapshot can be opened at: `first`, or `first - 1` when the checkpoint is there. */
-  oldest: number;
-  /** Commits `first..head`, oldest first. */
-  commits: KeptCommit[];
-  /** Server time of the LIST (ms). */
-  date: number;
-  /** Not adopted: the database at txid 0 (its base blocks). */
-  base?: DbState;
-}
 
 /** One commit of the history. */
 export interface HistoryEntry {

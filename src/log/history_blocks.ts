@@ -16,11 +16,52 @@
 import { blockCount, blockKey } from "../blocks.ts";
 import { fetchCommit, type FetchedCommit, type FetchResult, isEffective } from "./commits.ts";
 import { HistoryGoneError, LogCorruptError } from "./errors.ts";
-import { blockTxid, type ConfigRecord } from "./format.ts";
-import type { HistoryListing, HistoryOptions, KeptCommit } from "./history.ts";
+import { blockTxid, type CheckpointRecord, type ConfigRecord } from "./format.ts";
 import { floorSec, foldable } from "./rules.ts";
 import type { DbState } from "./snapshot.ts";
 import { expectOk, type HeadOp, idempotent, isAbsent, parallel, type Step } from "./store.ts";
+
+/** Options of the history functions. */
+export interface HistoryOptions {
+  /** Bytes fetched first from each commit object. Default {@linkcode HISTORY_PROBE_BYTES}. */
+  probeBytes?: number;
+  /** Commit objects fetched at once. Default 32. */
+  concurrency?: number;
+}
+
+/** One kept commit object, as listed. */
+export interface KeptCommit {
+  /** Its txid. */
+  txid: number;
+  /** Last-Modified from the LIST (ms). */
+  lastModified: number;
+  /** Object size in bytes. */
+  bytes: number;
+}
+
+/** What {@linkcode listHistory} found: the kept commits and the range of openable txids. */
+export interface HistoryListing {
+  /** Database name. */
+  prefix: string;
+  /** Its config (provisional for a database never adopted). */
+  config: ConfigRecord;
+  /** False: no checkpoint record (Python's database, or not yet adopted): txid 0 only. */
+  adopted: boolean;
+  /** The checkpoint record, read after the LIST ({txid: 0, ...} when not adopted). */
+  checkpoint: CheckpointRecord;
+  /** Newest txid: the last listed commit, or the checkpoint if every commit was deleted. */
+  head: number;
+  /** Oldest kept commit (`head + 1` when none is kept). */
+  first: number;
+  /** Oldest txid a snapshot can be opened at: `first`, or `first - 1` when the checkpoint is there. */
+  oldest: number;
+  /** Commits `first..head`, oldest first. */
+  commits: KeptCommit[];
+  /** Server time of the LIST (ms). */
+  date: number;
+  /** Not adopted: the database at txid 0 (its base blocks). */
+  base?: DbState;
+}
 
 /** Bytes fetched first from each commit object: its index, and the blocks of a small commit. */
 export const HISTORY_PROBE_BYTES = 16 * 1024;
