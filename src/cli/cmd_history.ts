@@ -41,7 +41,9 @@ export const checkpointCommand: Command = {
     const o = await vfs.checkpoint(prefix);
     switch (o.kind) {
       case "folded":
-        s.out(`folded txids ${o.from}..${o.to} into the blocks (${o.written} blocks written)\n`);
+        s.out(
+          `folded txids ${o.from + 1}..${o.to} into the blocks (${o.written} blocks written)\n`,
+        );
         return 0;
       case "idle":
         s.out(

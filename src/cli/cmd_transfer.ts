@@ -43,6 +43,35 @@ function summary(verb: string, r: DeserializeResult, loc: Location, from = ""): 
   return `${verb} ${what} into ${loc.url} at txid ${r.txid}\n`;
 }
 
+/**
+ * The chunks of `stream`, ending with the signal's reason as soon as it is
+ * aborted: a pending read of stdin only settles when input comes, so the
+ * reader is cancelled without waiting for it.
+ */
+async function* abortable(
+  stream: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    while (true) {
+      signal.throwIfAborted();
+      const r = await Promise.race([reader.read(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    reader.cancel().catch(() => {}); // not awaited: see above
+  }
+}
+
 /** `import <file|-> s3://bucket/prefix`. */
 export const importCommand: Command = {
   name: "import",
@@ -60,7 +89,9 @@ export const importCommand: Command = {
     try {
       const result = await s.interruptible(`${loc.url}`, async (signal) => {
         const options = { overwrite: s.flag("overwrite"), signal, onProgress: progress.update };
-        if (source === "-") return await vfs.deserialize(loc.prefix, Deno.stdin.readable, options);
+        if (source === "-") {
+          return await vfs.deserialize(loc.prefix, abortable(Deno.stdin.readable, signal), options);
+        }
         return await vfs.deserializeFromFile(loc.prefix, source, options);
       });
       progress.stop();

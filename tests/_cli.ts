@@ -1,0 +1,116 @@
+/**
+ * Running the `s3vfs` command-line tool (cli.ts) as a subprocess against the
+ * test endpoint, as users run it: `deno run -A cli.ts <args>` with the AWS_*
+ * variables, `@db/sqlite` from the copy the tests use (`S3VFS_DB_SQLITE`),
+ * stdout and stderr captured; under a pseudo-terminal with `script` (or
+ * Python's `pty` where util-linux is missing).
+ *
+ * @module
+ */
+
+import { DB_SQLITE_URL } from "../scripts/db_sqlite.ts";
+import { testS3Env } from "./_harness.ts";
+
+/** cli.ts and the project's deno.json. */
+export const CLI_PATH: string = new URL("../cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/** What a run printed and how it ended. */
+export interface CliResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output (decoded). */
+  stdout: string;
+  /** Standard error (decoded). */
+  stderr: string;
+  /** Standard output as bytes. */
+  bytes: Uint8Array;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunOptions {
+  /** Variables added to (or overriding) the test environment. */
+  env?: Record<string, string>;
+  /** Bytes for stdin (default: none, stdin closed). */
+  stdin?: Uint8Array;
+  /** Working directory. */
+  cwd?: string;
+}
+
+/** The environment of a CLI run: the test endpoint's AWS_* variables, @db/sqlite's copy. */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { ...testS3Env(), S3VFS_DB_SQLITE: DB_SQLITE_URL, NO_COLOR: "1", ...extra };
+}
+
+/** The command line: `deno run -A --config deno.json cli.ts <args>`. */
+export function cliArgs(args: string[]): string[] {
+  return ["run", "-A", "--quiet", "--config", CONFIG, CLI_PATH, ...args];
+}
+
+/** Runs the CLI with `args` and waits for it. */
+export async function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: cliArgs(args),
+    env: cliEnv(options.env),
+    cwd: options.cwd,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(options.stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+    bytes: out.stdout,
+  };
+}
+
+/** Quotes `s` for /bin/sh. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether `script` from util-linux is on the PATH. */
+async function hasScript(): Promise<boolean> {
+  try {
+    const r = await new Deno.Command("script", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return r.success;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the CLI under a pseudo-terminal (stdout and stderr both go to it); what it printed. */
+export async function runCliInPty(args: string[]): Promise<{ code: number; output: string }> {
+  const line = [Deno.execPath(), ...cliArgs(args)].map(shellQuote).join(" ");
+  const [program, programArgs] = await hasScript()
+    ? ["script", ["-qfec", line, "/dev/null"]]
+    : ["python3", [
+      "-c",
+      "import os, pty, sys; s = pty.spawn(['/bin/sh', '-c', sys.argv[1]]); " +
+      "sys.exit(os.waitstatus_to_exitcode(s))",
+      line,
+    ]];
+  const r = await new Deno.Command(program, {
+    args: programArgs,
+    env: cliEnv(),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: r.code,
+    output: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr),
+  };
+}

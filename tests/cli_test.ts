@@ -1,0 +1,468 @@
+/**
+ * The `s3vfs` command-line tool, every command run as a subprocess against
+ * the test MinIO (tests/_cli.ts), asserting what it prints and its exit code.
+ */
+
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { freshBucket } from "./_harness.ts";
+import { CHINOOK_PATH, FAST_TIMING, openDb, openLocal, settle, testVfs } from "./_vfs.ts";
+import { cliArgs, cliEnv, runCli, runCliInPty } from "./_cli.ts";
+import { hasTimeTravel } from "../src/cli/api11.ts";
+import { COMMANDS } from "../src/cli/main.ts";
+
+const CHINOOK = await Deno.readFile(CHINOOK_PATH);
+
+/** A local SQLite file with one table `t(x)` holding `rows` rows of `bytesPerRow` random bytes. */
+async function makeLocalDb(rows: number, bytesPerRow = 100): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".sqlite" });
+  await Deno.remove(path);
+  const db = openLocal(path);
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB)");
+  db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows})
+    INSERT INTO t (x) SELECT randomblob(${bytesPerRow}) FROM n`);
+  db.close();
+  return path;
+}
+
+function oneLineError(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
+  ok(lines[0].startsWith("error: "), stderr);
+  return lines[0];
+}
+
+Deno.test("cli: import -> ls / info -> query -> export gives back the same bytes", async () => {
+  await using b = await freshBucket("cli-roundtrip");
+  const url = `s3://${b.bucket}/music/chinook.db`;
+  const imp = await runCli(["import", CHINOOK_PATH, url]);
+  equal(imp.code, 0, imp.stderr);
+  match(
+    imp.stdout,
+    /^imported 984 KiB \(246 blocks\) into s3:\/\/\S+\/music\/chinook\.db at txid 1\n$/,
+  );
+  equal(imp.stderr, "", "no progress when stderr is not a terminal");
+
+  const again = await runCli(["import", CHINOOK_PATH, url]);
+  equal(again.code, 1);
+  match(oneLineError(again.stderr), /exist|overwrite/i);
+
+  const ls = await runCli(["ls", `s3://${b.bucket}`]);
+  equal(ls.code, 0, ls.stderr);
+  match(ls.stdout, /│ music\/chinook\.db\s+│\s+1007616 │\s+4096 │\s+4096 │\s+1 │\s+1 │/);
+  const lsJson = JSON.parse((await runCli(["ls", `s3://${b.bucket}/music/`, "--json"])).stdout);
+  deepEqual(
+    lsJson.map((
+      d: { database: string; size: number; txid: number },
+    ) => [d.database, d.size, d.txid]),
+    [
+      [url, 1007616, 1],
+    ],
+  );
+  const lsNone = await runCli(["ls", `s3://${b.bucket}/elsewhere/`, "--json"]);
+  deepEqual(JSON.parse(lsNone.stdout), []);
+
+  const info = await runCli(["info", url]);
+  equal(info.code, 0, info.stderr);
+  for (
+    const re of [
+      /│ size\s+│ 1007616 bytes \(984 KiB\)/,
+      /│ page size\s+│ 4096/,
+      /│ pages\s+│ 246/,
+      /│ txid\s+│ 1 /,
+      /│ checkpoint\s+│ txid 0, 0 bytes/,
+      /│ log\s+│ 1 commits? after the checkpoint/,
+      /│ text encoding\s+│ UTF-8/,
+      /│ written by\s+│ SQLite 3\.\d+\.\d+/,
+    ]
+  ) match(info.stdout, re);
+  const infoJson = JSON.parse((await runCli(["info", url, "--json"])).stdout);
+  equal(infoJson.header.pageSize, 4096);
+  equal(infoJson.txid, 1);
+  equal(infoJson.blockSize, 4096);
+
+  const q = await runCli([
+    "query",
+    url,
+    "SELECT ArtistId, Name FROM Artist ORDER BY ArtistId LIMIT 2",
+  ]);
+  equal(q.code, 0, q.stderr);
+  equal(
+    q.stdout,
+    [
+      "┌──────────┬────────┐",
+      "│ ArtistId │ Name   │",
+      "├──────────┼────────┤",
+      "│        1 │ AC/DC  │",
+      "│        2 │ Accept │",
+      "└──────────┴────────┘",
+      "",
+    ].join("\n"),
+  );
+  const qj = await runCli([
+    "query",
+    url,
+    "SELECT count(*) AS n, max(Name) AS top FROM Artist",
+    "--json",
+  ]);
+  deepEqual(JSON.parse(qj.stdout), [{ n: 275, top: "Zeca Pagodinho" }]);
+  const qc = await runCli([
+    "query",
+    url,
+    `SELECT 1 AS a, 'x,"y"' AS b, NULL AS c; SELECT Name FROM Genre WHERE GenreId = 1`,
+    "--csv",
+  ]);
+  equal(qc.stdout, 'a,b,c\r\n1,"x,""y""",\r\nName\r\nRock\r\n');
+
+  // Read-only unless --write; the database is unchanged by the refused write.
+  const ro = await runCli(["query", url, "DELETE FROM Artist WHERE ArtistId = 1"]);
+  equal(ro.code, 1);
+  match(oneLineError(ro.stderr), /readonly database.*--write/);
+  const bad = await runCli(["query", url, "SELECT * FROM nope"]);
+  equal(bad.code, 1);
+  equal(oneLineError(bad.stderr), "error: no such table: nope");
+
+  const dir = await Deno.makeTempDir();
+  try {
+    const exp = await runCli(["export", url, `${dir}/out.sqlite`]);
+    equal(exp.code, 0, exp.stderr);
+    match(exp.stdout, /^exported 984 KiB from s3:\/\/\S+ to \S+out\.sqlite\n$/);
+    deepEqual(await Deno.readFile(`${dir}/out.sqlite`), CHINOOK);
+    const exists = await runCli(["export", url, `${dir}/out.sqlite`]);
+    equal(exists.code, 1);
+    match(oneLineError(exists.stderr), /exists \(add --overwrite/);
+    const toStdout = await runCli(["export", url, "-"]);
+    equal(toStdout.code, 0, toStdout.stderr);
+    deepEqual(toStdout.bytes, CHINOOK);
+    equal(toStdout.stderr, "");
+    deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["out.sqlite"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+
+  const w = await runCli(["query", url, "DELETE FROM Artist WHERE ArtistId = 1", "--write"]);
+  equal(w.code, 0, w.stderr);
+  const after = await runCli(["query", url, "SELECT count(*) AS n FROM Artist", "--json"]);
+  deepEqual(JSON.parse(after.stdout), [{ n: 274 }]);
+  match((await runCli(["info", url])).stdout, /│ txid\s+│ 2 /);
+});
+
+Deno.test("cli: import from stdin, --overwrite, and --block-size", async () => {
+  await using b = await freshBucket("cli-stdin");
+  const url = `s3://${b.bucket}/from/stdin`;
+  const r = await runCli(["import", "-", url, "--block-size", "65536"], { stdin: CHINOOK });
+  equal(r.code, 0, r.stderr);
+  match(r.stdout, /\(16 blocks\)/);
+  match((await runCli(["info", url])).stdout, /│ block size\s+│ 65536/);
+  const path = await makeLocalDb(10);
+  try {
+    const over = await runCli(["import", path, url, "--overwrite"]);
+    equal(over.code, 0, over.stderr);
+    match(over.stdout, /at txid 2\n$/);
+    const q = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json"]);
+    deepEqual(JSON.parse(q.stdout), [{ n: 10 }]);
+  } finally {
+    await Deno.remove(path);
+  }
+  const notSql = await runCli(["import", "-", `s3://${b.bucket}/junk`], {
+    stdin: new TextEncoder().encode("hello, this is not a database".repeat(10)),
+  });
+  equal(notSql.code, 1);
+  match(oneLineError(notSql.stderr), /not a SQLite database/);
+  const none = await runCli(["ls", `s3://${b.bucket}/junk`, "--json"]);
+  deepEqual(JSON.parse(none.stdout), []);
+});
+
+Deno.test("cli: cp within a bucket and across buckets", async () => {
+  await using a = await freshBucket("cli-cp-a");
+  await using b = await freshBucket("cli-cp-b");
+  const src = `s3://${a.bucket}/src.db`;
+  equal((await runCli(["import", CHINOOK_PATH, src])).code, 0);
+  const same = await runCli(["cp", src, `s3://${a.bucket}/copy.db`]);
+  equal(same.code, 0, same.stderr);
+  match(
+    same.stdout,
+    /^copied 984 KiB \(246 blocks\) from s3:\/\/\S+\/src\.db into s3:\/\/\S+\/copy\.db at txid 1\n$/,
+  );
+  const across = await runCli(["cp", src, `s3://${b.bucket}/deep/copy.db`]);
+  equal(across.code, 0, across.stderr);
+  for (const url of [`s3://${a.bucket}/copy.db`, `s3://${b.bucket}/deep/copy.db`]) {
+    const exp = await runCli(["export", url, "-"]);
+    deepEqual(exp.bytes, CHINOOK, url);
+  }
+  const refused = await runCli(["cp", src, `s3://${a.bucket}/copy.db`]);
+  equal(refused.code, 1);
+  match(oneLineError(refused.stderr), /exist|overwrite/i);
+  const self = await runCli(["cp", src, src]);
+  equal(self.code, 2);
+  const missing = await runCli(["cp", `s3://${a.bucket}/nothing`, `s3://${a.bucket}/x`]);
+  equal(missing.code, 1);
+  equal(oneLineError(missing.stderr), `error: no database at s3://${a.bucket}/nothing`);
+});
+
+Deno.test("cli: check passes on a healthy database and fails when a block is deleted", async () => {
+  await using b = await freshBucket("cli-check");
+  const prefix = "checked.db";
+  {
+    using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
+    const db = openDb(vfs, prefix);
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)");
+    for (let i = 0; i < 5; i++) db.exec("INSERT INTO t (x) VALUES (?)", "row".repeat(2000));
+    db.close();
+    equal(await settle(vfs, prefix), "folded");
+  }
+  const url = `s3://${b.bucket}/${prefix}`;
+  const good = await runCli(["check", url]);
+  equal(good.code, 0, good.stdout + good.stderr);
+  match(good.stdout, /ok\s+blocks: \d+ present with the right sizes/);
+  match(good.stdout, /ok\s+PRAGMA integrity_check: ok/);
+  match(good.stdout, new RegExp(`${url.replace(/[./]/g, "\\$&")}: ok\\n$`));
+
+  const keys = [];
+  for await (const e of b.client.list(b.bucket, { prefix: `${prefix}/` })) keys.push(e.key);
+  ok(keys.length >= 4, keys.join());
+  await b.client.delete(b.bucket, keys[2]);
+  const bad = await runCli(["check", url]);
+  equal(bad.code, 1, bad.stdout);
+  match(bad.stdout, /BROKEN\s+block 2 is missing/);
+  match(bad.stdout, /BROKEN\s+integrity_check/);
+  match(bad.stdout, /: \d+ problems?\n$/);
+  // A commit object that no longer parses is reported too.
+  const log = `${prefix}.s3vfs/log/${"1".padStart(20, "0")}`;
+  await b.client.put(b.bucket, log, new TextEncoder().encode("garbage"));
+  const badLog = await runCli(["check", url]);
+  equal(badLog.code, 1);
+  match(badLog.stdout, /BROKEN\s+commit 1: .*magic/);
+});
+
+Deno.test("cli: checkpoint folds the log", async () => {
+  await using b = await freshBucket("cli-checkpoint");
+  const prefix = "ck.db";
+  {
+    using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
+    const db = openDb(vfs, prefix);
+    db.exec("CREATE TABLE t (x)");
+    db.exec("INSERT INTO t VALUES (1)");
+    db.close();
+  }
+  await new Promise((r) => setTimeout(r, 3500)); // the grace period of FAST_TIMING
+  const url = `s3://${b.bucket}/${prefix}`;
+  const r = await runCli(["checkpoint", url]);
+  equal(r.code, 0, r.stderr);
+  match(r.stdout, /^folded txids 1\.\.2 into the blocks \(\d+ blocks written\)\n$/);
+  const again = await runCli(["checkpoint", url]);
+  match(again.stdout, /^nothing to fold: the blocks hold txid 2/);
+  match((await runCli(["info", url])).stdout, /│ checkpoint\s+│ txid 2,/);
+});
+
+Deno.test("cli: wrong credentials fail on one line naming the S3 error; --verbose adds the stack", async () => {
+  await using b = await freshBucket("cli-creds");
+  const url = `s3://${b.bucket}/db`;
+  equal((await runCli(["import", CHINOOK_PATH, url])).code, 0);
+  const env = { AWS_ACCESS_KEY_ID: "not-a-key" };
+  for (
+    const args of [["info", url], ["query", url, "SELECT 1"], ["export", url, "-"], [
+      "ls",
+      `s3://${b.bucket}`,
+    ]]
+  ) {
+    const r = await runCli(args, { env });
+    equal(r.code, 1, args.join(" "));
+    match(oneLineError(r.stderr), /^error: S3 403 InvalidAccessKeyId on GET /, args.join(" "));
+    equal(r.stdout, "");
+  }
+  const verbose = await runCli(["info", url, "--verbose"], { env });
+  equal(verbose.code, 1);
+  match(verbose.stderr, /^error: S3 403 InvalidAccessKeyId/);
+  match(verbose.stderr, /\n\s+at .*\.ts:\d+/);
+  const wrongSecret = await runCli(["info", url], { env: { AWS_SECRET_ACCESS_KEY: "wrong" } });
+  equal(wrongSecret.code, 1);
+  match(oneLineError(wrongSecret.stderr), /^error: S3 403 SignatureDoesNotMatch on GET /);
+});
+
+Deno.test("cli: a missing database is an error for every command that reads one", async () => {
+  await using b = await freshBucket("cli-missing");
+  const url = `s3://${b.bucket}/nothing/here`;
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const args of [
+        ["info", url],
+        ["query", url, "SELECT 1"],
+        ["shell", url],
+        ["export", url, `${dir}/x.sqlite`],
+        ["check", url],
+        ["checkpoint", url],
+        ["history", url],
+        ["restore", url, "--at", "1"],
+      ]
+    ) {
+      const r = await runCli(args);
+      equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      equal(oneLineError(r.stderr), `error: no database at ${url}`, args[0]);
+    }
+    deepEqual(await Array.fromAsync(Deno.readDir(dir)), [], "export left no file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const keys = [];
+  for await (const e of b.client.list(b.bucket)) keys.push(e.key);
+  deepEqual(keys, [], "nothing was written");
+});
+
+Deno.test("cli: usage errors exit 2, --help exits 0 for every command", async () => {
+  for (const c of COMMANDS) {
+    const h = await runCli([c.name, "--help"]);
+    equal(h.code, 0, c.name);
+    ok(h.stdout.startsWith(`Usage: s3vfs ${c.name} `), h.stdout);
+    match(h.stdout, /--endpoint <url>/);
+  }
+  const top = await runCli(["--help"]);
+  equal(top.code, 0);
+  for (const c of COMMANDS) match(top.stdout, new RegExp(`\\n  ${c.name}\\s+\\S`));
+  const cases: [string[], RegExp][] = [
+    [[], /Usage: s3vfs <command>/],
+    [["frobnicate"], /error: unknown command frobnicate/],
+    [["import", "a.sqlite"], /error: import takes <source> <target>, got 1 argument/],
+    [["info", "s3://b/x", "--colour"], /error: Unknown option '--colour'/],
+    [["info", "http://b/x"], /error: not a database location: http:\/\/b\/x/],
+    [["info", "s3://b/x/../y"], /invalid database name/],
+    [["info", "s3://bucket"], /names no database/],
+    [["query", "s3://b/x", "SELECT 1", "--json", "--csv"], /--json or --csv, not both/],
+    [["restore", "s3://b/x"], /restore needs --at/],
+    [["restore", "s3://b/x", "--at", "yesterday"], /--at must be a txid or a time/],
+    [["import", "a", "s3://b/x", "--block-size", "big"], /--block-size must be a positive integer/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    match(r.stderr, re);
+  }
+});
+
+Deno.test("cli: progress on a terminal, nothing when piped", async () => {
+  await using b = await freshBucket("cli-progress");
+  const url = `s3://${b.bucket}/p.db`;
+  const tty = await runCliInPty(["import", CHINOOK_PATH, url]);
+  equal(tty.code, 0, tty.output);
+  match(
+    tty.output,
+    /import p\.db \[[#-]{30}\] \d+% [\d.]+ \w+ \/ 984 KiB, [\d.]+ \w+\/s, \S+ left/,
+  );
+  match(tty.output, /\[#{30}\] 100% 984 KiB \/ 984 KiB/);
+  const piped = await runCli(["export", url, "-"]);
+  equal(piped.code, 0);
+  equal(piped.stderr, "");
+  const ttyExport = await runCliInPty(["export", url, "/dev/null", "--overwrite"]);
+  match(ttyExport.output, /export p\.db \[#{30}\] 100%/);
+});
+
+Deno.test("cli: Ctrl-C during an import leaves the target as it was", async () => {
+  await using b = await freshBucket("cli-sigint");
+  const url = `s3://${b.bucket}/target.db`;
+  const small = await makeLocalDb(3);
+  const big = await makeLocalDb(12_000, 1000); // about 12 MiB: a staged chunk goes up before Ctrl-C
+  try {
+    equal((await runCli(["import", small, url])).code, 0);
+    const before = (await runCli(["export", url, "-"])).bytes;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgs(["import", "-", url, "--overwrite"]),
+      env: cliEnv(),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const bytes = await Deno.readFile(big);
+    const writer = child.stdin.getWriter();
+    await writer.write(bytes.subarray(0, 10 << 20)); // returns once the CLI has read it
+    // Wait until the interrupted import has staged data (chunks of txid 2), then Ctrl-C.
+    const stage2 = `target.db.s3vfs/stage/${"2".padStart(20, "0")}.`;
+    const stagedKeys = async (): Promise<string[]> =>
+      (await Array.fromAsync(b.client.list(b.bucket, { prefix: stage2 }))).map((e) => e.key);
+    for (let i = 0; i < 100 && (await stagedKeys()).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ok((await stagedKeys()).length > 0, "chunks were staged before Ctrl-C");
+    child.kill("SIGINT");
+    const out = await child.output();
+    await writer.close().catch(() => {});
+    const stderr = new TextDecoder().decode(out.stderr);
+    equal(out.code, 130, stderr);
+    equal(oneLineError(stderr), `error: interrupted: ${url} left as it was`);
+    deepEqual((await runCli(["export", url, "-"])).bytes, before, "the target is unchanged");
+    const q = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json"]);
+    deepEqual(JSON.parse(q.stdout), [{ n: 3 }]);
+    deepEqual(await stagedKeys(), [], "the staged chunks were deleted");
+    match((await runCli(["info", url])).stdout, /│ txid\s+│ 1 /);
+  } finally {
+    await Deno.remove(small);
+    await Deno.remove(big);
+  }
+});
+
+Deno.test("cli: shell runs statements and dot commands from stdin", async () => {
+  await using b = await freshBucket("cli-shell");
+  const url = `s3://${b.bucket}/sh.db`;
+  equal((await runCli(["import", CHINOOK_PATH, url])).code, 0);
+  const script = [
+    ".tables",
+    "SELECT Name FROM Genre",
+    "  WHERE GenreId = 2;",
+    ".mode json",
+    "SELECT GenreId FROM Genre WHERE Name = 'Jazz';",
+    ".schema MediaType",
+    "",
+  ].join("\n");
+  const r = await runCli(["shell", url], { stdin: new TextEncoder().encode(script) });
+  equal(r.code, 0, r.stderr);
+  match(r.stdout, /^Album\s+Artist\s+Customer\s+Employee\s+Genre/);
+  match(r.stdout, /│ Name │\n├──────┤\n│ Jazz │/);
+  match(r.stdout, /\[\n  \{\n    "GenreId": 2\n  \}\n\]/);
+  match(r.stdout, /CREATE TABLE \[MediaType\]/);
+  const failing = await runCli(["shell", url], {
+    stdin: new TextEncoder().encode("SELECT * FROM nope;\nSELECT 7 AS seven;\n"),
+  });
+  equal(failing.code, 1, "a failed statement makes a non-interactive shell exit 1");
+  match(failing.stderr, /error: no such table: nope/);
+  match(failing.stdout, /│ seven │/);
+  const write = await runCli(["shell", url, "--write"], {
+    stdin: new TextEncoder().encode("DELETE FROM Genre WHERE GenreId = 25;\n"),
+  });
+  equal(write.code, 0, write.stderr);
+  const q = await runCli(["query", url, "SELECT count(*) AS n FROM Genre", "--json"]);
+  deepEqual(JSON.parse(q.stdout), [{ n: 24 }]);
+});
+
+Deno.test("cli: history and restore", async () => {
+  await using b = await freshBucket("cli-history");
+  const url = `s3://${b.bucket}/h.db`;
+  const path = await makeLocalDb(5);
+  try {
+    equal((await runCli(["import", path, url])).code, 0);
+  } finally {
+    await Deno.remove(path);
+  }
+  equal((await runCli(["query", url, "DELETE FROM t WHERE id > 2", "--write"])).code, 0);
+  const history = await runCli(["history", url, "--json"]);
+  if (!hasTimeTravel("history")) {
+    // This build of @s3vfs/sqlite predates time travel (issue 11): a clear error, exit 1.
+    equal(history.code, 1);
+    match(oneLineError(history.stderr), /has no S3VFS\.history/);
+    const restore = await runCli(["restore", url, "--at", "1"]);
+    equal(restore.code, 1);
+    match(oneLineError(restore.stderr), /has no S3VFS\.restore/);
+    return;
+  }
+  equal(history.code, 0, history.stderr);
+  const entries = JSON.parse(history.stdout);
+  deepEqual(entries.map((e: { txid: number; kind: string }) => [e.txid, e.kind]), [[1, "commit"], [
+    2,
+    "commit",
+  ]]);
+  const table = await runCli(["history", url]);
+  match(table.stdout, /│ txid │ time\s+│ kind\s+│ bytes │ size\s+│ pages changed │/);
+  const restore = await runCli(["restore", url, "--at", "1"]);
+  equal(restore.code, 0, restore.stderr);
+  equal(restore.stdout, "restored txid 1 as txid 3\n");
+  const q = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json"]);
+  deepEqual(JSON.parse(q.stdout), [{ n: 5 }]);
+});
