@@ -8,6 +8,8 @@ import { freshBucket } from "./_harness.ts";
 import { CHINOOK_PATH, FAST_TIMING, openDb, openLocal, settle, testVfs } from "./_vfs.ts";
 import { cliArgs, cliEnv, runCli, runCliInPty } from "./_cli.ts";
 import { publishedFiles, servePackage } from "./_package_server.ts";
+import { startDelayProxy } from "../bench/proxy.ts";
+import { testS3Options } from "./_harness.ts";
 import { hasTimeTravel } from "../src/cli/api11.ts";
 import { COMMANDS } from "../src/cli/main.ts";
 
@@ -398,6 +400,74 @@ Deno.test("cli: Ctrl-C during an import leaves the target as it was", async () =
     await Deno.remove(small);
     await Deno.remove(big);
   }
+});
+
+Deno.test("cli: Ctrl-C during an export leaves the old file and no partial file", async () => {
+  await using b = await freshBucket("cli-sigint-export");
+  const url = `s3://${b.bucket}/big.db`;
+  const big = await makeLocalDb(6_000, 1000); // about 6 MiB, 1,500 blocks
+  const dir = await Deno.makeTempDir();
+  // Every request 20 ms later: the export takes seconds, so Ctrl-C lands in the middle.
+  const proxy = startDelayProxy(new URL(testS3Options().endpoint).host, 20);
+  try {
+    equal((await runCli(["import", big, url])).code, 0);
+    const target = `${dir}/out.sqlite`;
+    await Deno.writeTextFile(target, "the old file");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgs(["export", url, target, "--overwrite"]),
+      env: cliEnv({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}` }),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const partial = async (): Promise<string[]> =>
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).filter((n) =>
+        n.includes(".s3vfs-partial-")
+      );
+    let size = 0;
+    for (let i = 0; i < 300 && size < (1 << 20); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const [p] = await partial();
+      size = p ? (await Deno.stat(`${dir}/${p}`).catch(() => ({ size: 0 }))).size : 0;
+    }
+    ok(size >= 1 << 20, "the export was under way (a partial file of at least 1 MiB)");
+    child.kill("SIGINT");
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    equal(out.code, 130, stderr);
+    equal(oneLineError(stderr), `error: interrupted: ${target} left as it was`);
+    equal(await Deno.readTextFile(target), "the old file");
+    deepEqual(await partial(), [], "the partial file was removed");
+  } finally {
+    proxy.close();
+    await Deno.remove(big);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: ls and info see a database written by Python sqlite-s3vfs (blocks only)", async () => {
+  await using b = await freshBucket("cli-python");
+  for (let i = 0; i * 4096 < CHINOOK.length; i++) {
+    const key = `py/chinook/${String(i).padStart(10, "0")}`;
+    await b.client.put(b.bucket, key, CHINOOK.slice(i * 4096, (i + 1) * 4096));
+  }
+  const ls = await runCli(["ls", `s3://${b.bucket}`]);
+  match(ls.stdout, /│ py\/chinook\s+│\s+1007616 │\s+4096 │\s+4096 │ -\s+│\s+0 │/);
+  const info = await runCli(["info", `s3://${b.bucket}/py/chinook`]);
+  match(info.stdout, /│ storage\s+│ blocks only \(Python sqlite-s3vfs, no log\)/);
+  match(info.stdout, /│ blocks\s+│ 246 \(246 objects, 1007616 bytes\)/);
+  const check = await runCli(["check", `s3://${b.bucket}/py/chinook`]);
+  equal(check.code, 0, check.stdout);
+  match(check.stdout, /ok\s+246 blocks of 4096 bytes \(no log: Python's layout\)/);
+  const q = await runCli([
+    "query",
+    `s3://${b.bucket}/py/chinook`,
+    "SELECT count(*) AS n FROM Album",
+    "--json",
+  ]);
+  deepEqual(JSON.parse(q.stdout), [{ n: 347 }]);
+  const exp = await runCli(["export", `s3://${b.bucket}/py/chinook`, "-"]);
+  deepEqual(exp.bytes, CHINOOK);
 });
 
 Deno.test("cli: shell runs statements and dot commands from stdin", async () => {
