@@ -29,6 +29,7 @@ import { readCheckpoint, readConfig } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { S3Client } from "../s3/client.ts";
 import { describeError } from "./errors.ts";
+import { plural } from "./format.ts";
 
 /** What `check` found in the storage. */
 export interface StorageReport {
@@ -148,7 +149,7 @@ export async function checkStorage(
   if (gap >= 0) problems.push(`the log has a gap: txid ${ck.txid + 1 + gap} is missing`);
   else {
     passed.push(
-      `log: ${logTxids.length} commit objects parsed and checked` +
+      `log: ${plural(logTxids.length, "commit object")} parsed and checked` +
         (after.length
           ? `, txids ${ck.txid + 1}..${ck.txid + after.length} after the checkpoint`
           : ""),
@@ -175,7 +176,13 @@ export async function checkStorage(
     }
   });
   if (!problems.some((p) => p.startsWith("block "))) {
-    passed.push(`blocks: ${n} present with the right sizes, ${blocks.size - n} past the end`);
+    const past = Math.max(0, blocks.size - n);
+    passed.push(
+      n === 0
+        ? "blocks: none needed yet (the log holds the data until a checkpoint folds it)"
+        : `blocks: the ${n} the checkpoint's ${ck.size} bytes need are present with the right sizes` +
+          (past ? `, ${past} past the end` : ""),
+    );
   }
 
   // The log's own reading: the size chain of the effective commits.

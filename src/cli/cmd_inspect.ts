@@ -10,7 +10,7 @@ import { parseBucketUrl, parseLocation } from "./args.ts";
 import { hasTimeTravel, type LeaseInfo, timeTravel } from "./api11.ts";
 import type { Command } from "./command.ts";
 import { CliError } from "./errors.ts";
-import { formatBytes, jsonReplacer, keyValueTable, table } from "./format.ts";
+import { formatBytes, jsonReplacer, keyValueTable, plural, table } from "./format.ts";
 import { findDatabases, inspect, type Inspection } from "./inspect.ts";
 import type { Session } from "./session.ts";
 
@@ -112,7 +112,9 @@ export const infoCommand: Command = {
       return 0;
     }
     const history = i.logTxids.length
-      ? `${i.logTxids.length} commit objects kept, txids ${i.logTxids[0]}..${i.logTxids.at(-1)}`
+      ? `${plural(i.logTxids.length, "commit object")} kept, txids ${i.logTxids[0]}..${
+        i.logTxids.at(-1)
+      }`
       : "none kept";
     const rows: [string, unknown][] = [
       ["database", loc.url],
@@ -121,13 +123,18 @@ export const infoCommand: Command = {
       ["page size", i.pageSize],
       ["pages", i.pageSize ? i.size / i.pageSize : "-"],
       ["block size", bs],
-      ["blocks", `${Math.ceil(i.size / bs)} (${i.blockObjects} objects, ${i.blockBytes} bytes)`],
+      [
+        "blocks",
+        `${
+          Math.ceil(i.size / bs)
+        } in the database; ${i.blockObjects} objects stored (${i.blockBytes} bytes)`,
+      ],
       ["txid", i.txid],
       [
         "checkpoint",
         i.checkpoint ? `txid ${i.checkpoint.txid}, ${i.checkpoint.size} bytes` : "none",
       ],
-      ["log", `${i.logLength} commits after the checkpoint`],
+      ["log", `${plural(i.logLength, "commit")} after the checkpoint`],
       ["history", history],
       [
         "timing",

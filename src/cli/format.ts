@@ -113,3 +113,8 @@ export function formatDuration(seconds: number): string {
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${s}s`;
 }
+
+/** `3 commit objects`, `1 commit object`. */
+export function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
