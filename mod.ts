@@ -52,8 +52,17 @@ export {
   SQLITE_OPEN_READONLY,
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
+  type UriOptions,
 } from "./src/vfs/options.ts";
 export type { VfsStats } from "./src/vfs/stats.ts";
+export type {
+  DatabaseInfo,
+  HistoryEntry,
+  LeaseInfo,
+  RestoreOptions,
+  RestoreResult,
+} from "./src/vfs/time_travel.ts";
+export { HistoryGoneError } from "./src/log/errors.ts";
 export type { CacheCounters } from "./src/vfs/cache.ts";
 export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
 export type { S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";

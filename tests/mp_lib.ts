@@ -11,7 +11,7 @@
  */
 
 import { Database } from "../scripts/db_sqlite.ts";
-import { OPEN_READWRITE, S3VFS } from "../mod.ts";
+import { OPEN_READWRITE, S3VFS, type S3VFSOptions } from "../mod.ts";
 import { testS3Env, testS3Options } from "./_harness.ts";
 
 /** The repository's deno.json (children run with it, for the `aws4fetch` import). */
@@ -38,8 +38,13 @@ export const SCHEMA = `
 `;
 
 /** Runs `fn` on a connection to `prefix` through a fresh S3VFS straight on the test endpoint. */
-export function withDb<T>(bucket: string, prefix: string, fn: (db: Database) => T): T {
-  const vfs = new S3VFS({ ...testS3Options(), bucket });
+export function withDb<T>(
+  bucket: string,
+  prefix: string,
+  fn: (db: Database) => T,
+  options: S3VFSOptions = {},
+): T {
+  const vfs = new S3VFS({ ...testS3Options(), bucket, ...options });
   try {
     const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
     try {
@@ -53,8 +58,8 @@ export function withDb<T>(bucket: string, prefix: string, fn: (db: Database) => 
 }
 
 /** Creates the schema at `prefix`. */
-export function createSchema(bucket: string, prefix: string): void {
-  withDb(bucket, prefix, (db) => db.exec(SCHEMA));
+export function createSchema(bucket: string, prefix: string, options: S3VFSOptions = {}): void {
+  withDb(bucket, prefix, (db) => db.exec(SCHEMA), options);
 }
 
 /** One JSON line a child printed; `_ms`: when the parent read it, in ms after the spawn. */

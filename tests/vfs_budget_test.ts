@@ -85,28 +85,54 @@ function randomIds(n: number, seed: number): number[] {
   });
 }
 
-Deno.test("S3VFS requests: create + 10k-row insert, then one single-row INSERT is 1 GET + 1 PUT", async () => {
+Deno.test("S3VFS requests: create + 10k-row insert, then a single-row INSERT is 1 PUT for the lease holder", async () => {
   await using b = await freshBucket("budget-insert");
   const prefix = "budget/insert.sqlite";
   using vfs = testVfs(b.bucket);
   const db = create(vfs, prefix);
   try {
     const r0 = show(`create table + ${ROWS}-row insert (one transaction, new database)`, vfs);
-    // Config, checkpoint record, one commit object; the rest is looking for the database.
-    equal(r0.put, 3, "config, checkpoint record and the one commit object");
+    // Lease, config, checkpoint record, one commit object; the rest is looking for the database.
+    equal(r0.put, 4, "lease, config, checkpoint record and the one commit object");
     equal(r0.delete + r0.deleteMany, 0, "nothing is ever deleted on the commit path");
     equal(await blockCount(b, prefix), 0, "blocks are written by checkpoints, not commits");
+    db.prepare("SELECT count(*) FROM t").values(); // the first read under the lease refreshes once
 
     for (let round = 0; round < 3; round++) {
       vfs.resetStats();
       db.run("INSERT INTO t (v) VALUES (?)", `single ${round}`);
-      const r = show(`single-row INSERT transaction on a warm connection (#${round + 1})`, vfs);
+      const r = show(`single-row INSERT, lease holder (#${round + 1})`, vfs);
+      equal(r.put, 1, "the commit object, create-only");
+      equal(r.total, 1, "no snapshot check: the lease holder's snapshot is current");
+      equal(vfs.stats().roundTrips, 1, "1 round trip before COMMIT returns");
+    }
+    vfs.resetStats();
+    for (const id of randomIds(50, 3)) {
+      equal(db.prepare("SELECT v FROM t WHERE id = ?").values(id).length, 1);
+    }
+    equal(show("50 warm point queries, lease holder", vfs).total, 0);
+    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS + 3);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("S3VFS requests: without the lease, a single-row INSERT is 1 GET + 1 PUT", async () => {
+  await using b = await freshBucket("budget-insert-nolease");
+  const prefix = "budget/insert.sqlite";
+  using vfs = testVfs(b.bucket, { lease: false });
+  const db = create(vfs, prefix);
+  try {
+    equal(vfs.stats().requests.put, 3, "config, checkpoint record and the one commit object");
+    for (let round = 0; round < 3; round++) {
+      vfs.resetStats();
+      db.run("INSERT INTO t (v) VALUES (?)", `single ${round}`);
+      const r = show(`single-row INSERT transaction, lease off (#${round + 1})`, vfs);
       equal(r.get, 1, "the snapshot check: GET of the next commit, 404");
       equal(r.put, 1, "the commit object, create-only");
       equal(r.total, 2);
       equal(vfs.stats().roundTrips, 2, "2 sequential round trips before COMMIT returns");
     }
-    equal(db.prepare("SELECT count(*) FROM t").values()[0][0], ROWS + 3);
   } finally {
     db.close();
   }

@@ -18,15 +18,21 @@ async function allKeys(b: TestBucket): Promise<string[]> {
 
 /**
  * What one script that created `prefix` and committed `commits` times left:
- * the config, the checkpoint record and commit objects 1..commits (no block
- * is written before a checkpoint, none ran), nothing else (no journal).
+ * the config, the checkpoint record, the writer lease and commit objects
+ * 1..commits (no block is written before a checkpoint, none ran), nothing
+ * else (no journal).
  */
 async function checkCommitted(b: TestBucket, prefix: string, commits: number): Promise<void> {
   const log = Array.from(
     { length: commits },
     (_, i) => `${prefix}.s3vfs/log/${String(i + 1).padStart(20, "0")}`,
   );
-  deepEqual(await allKeys(b), [`${prefix}.s3vfs/checkpoint`, `${prefix}.s3vfs/config`, ...log]);
+  deepEqual(await allKeys(b), [
+    `${prefix}.s3vfs/checkpoint`,
+    `${prefix}.s3vfs/config`,
+    `${prefix}.s3vfs/lease`,
+    ...log,
+  ]);
 }
 
 async function runScript(

@@ -25,6 +25,8 @@ export const SYMBOLS = {
   sqlite3_vfs_register: { parameters: ["pointer", "i32"], result: "i32" },
   // int sqlite3_vfs_unregister(sqlite3_vfs*)
   sqlite3_vfs_unregister: { parameters: ["pointer"], result: "i32" },
+  // void *sqlite3_malloc(int): results handed to SQLite (a PRAGMA's value), freed by it
+  sqlite3_malloc: { parameters: ["i32"], result: "pointer" },
   // const char *sqlite3_errstr(int)
   sqlite3_errstr: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -44,6 +44,12 @@ export interface CommitOptions {
   chunkBytes?: number;
   /** PUT attempts of the commit object before closing the slot. Default 5. */
   attempts?: number;
+  /**
+   * A lease holder's cap on `validatedAt`: the server time of its last take
+   * or renewal of the lease (docs/protocol.md 15), so a commit it sends after
+   * losing the lease is void.
+   */
+  validBefore?: number;
 }
 
 /** How a commit ended. Only "committed" means the transaction is durable and visible. */
@@ -85,7 +91,7 @@ export function* decide(
       throw e;
     }
   }
-  index.validatedAt = st.provenAt;
+  index.validatedAt = Math.min(st.provenAt, opts.validBefore ?? Infinity);
   const body = encodeCommit(index, inline);
   const put: PutOp = {
     kind: "put",

@@ -56,9 +56,12 @@ export function runSync<T>(
   while (!next.done) {
     const ops = next.value;
     const io = ops.filter((op) => op.kind !== "clock");
+    // A clock in a batch is read before any of its requests is sent (as runAsync does).
+    const clocks = ops.filter((op) => op.kind === "clock").map(() => clockResult(now));
     const answers = io.length > 0 ? store.runBatch(io) : [];
     let k = 0;
-    next = gen.next(ops.map((op) => op.kind === "clock" ? clockResult(now) : answers[k++]));
+    let c = 0;
+    next = gen.next(ops.map((op) => op.kind === "clock" ? clocks[c++] : answers[k++]));
   }
   return next.value;
 }

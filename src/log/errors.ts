@@ -86,3 +86,63 @@ export class LogOpenError extends VfsError {
     this.name = "LogOpenError";
   }
 }
+
+/** "15 min", "6 s", "1 h 30 min": a duration for messages. */
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const min = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  return [h ? `${h} h` : "", min ? `${min} min` : "", rest ? `${rest} s` : ""]
+    .filter((p) => p).join(" ");
+}
+
+/**
+ * A past snapshot (time travel, ./history.ts) asks for history retention has
+ * deleted: a txid or time older than the kept commits, or a block whose
+ * version at that txid was only in a deleted commit object (the base block
+ * now holds a newer one). Nothing wrong was read.
+ */
+export class HistoryGoneError extends VfsError {
+  /** Database name. */
+  readonly prefix: string;
+  /** The snapshot asked for. */
+  readonly txid: number;
+  /** Oldest txid a snapshot can be opened at, when known. */
+  readonly oldest?: number;
+  /** The block that cannot be read at `txid`, for a read. */
+  readonly block?: number;
+  /** The txid that block now holds, for a read. */
+  readonly found?: number;
+
+  /**
+   * Builds the error. `at`: how the snapshot was asked for when not by txid
+   * (e.g. an ISO date); `keepHistoryMs`: the database's R, for the message.
+   */
+  constructor(init: {
+    prefix: string;
+    txid: number;
+    keepHistoryMs: number;
+    oldest?: number;
+    at?: string;
+    block?: number;
+    found?: number;
+  }) {
+    const keep = `keepHistory ${duration(init.keepHistoryMs)}`;
+    const what = init.at ?? `txid ${init.txid}`;
+    const message = init.block !== undefined
+      ? `block ${init.block} of ${init.prefix} at txid ${init.txid} is no longer kept: the base ` +
+        `block now holds txid ${init.found} and the commit that wrote its version at txid ` +
+        `${init.txid} was deleted (${keep})`
+      : `${what} of ${init.prefix} is no longer kept: history starts at txid ` +
+        `${init.oldest} (${keep})`;
+    super(message, { sqliteCode: init.block !== undefined ? SQLITE_IOERR_READ : SQLITE_CANTOPEN });
+    this.name = "HistoryGoneError";
+    this.prefix = init.prefix;
+    this.txid = init.txid;
+    if (init.oldest !== undefined) this.oldest = init.oldest;
+    if (init.block !== undefined) this.block = init.block;
+    if (init.found !== undefined) this.found = init.found;
+  }
+}

@@ -63,6 +63,11 @@ export function checkpointKey(prefix: string): string {
   return `${companionPrefix(prefix)}checkpoint`;
 }
 
+/** The writer lease (docs/protocol.md 15). */
+export function leaseKey(prefix: string): string {
+  return `${companionPrefix(prefix)}lease`;
+}
+
 /** Prefix of the commit objects. */
 export function logPrefix(prefix: string): string {
   return `${companionPrefix(prefix)}log/`;

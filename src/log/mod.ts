@@ -21,6 +21,7 @@ export * from "./open.ts";
 export * from "./writer.ts";
 export * from "./checkpoint.ts";
 export * from "./retention.ts";
+export * from "./history.ts";
 export * from "./driver.ts";
 export { crc32 } from "./crc32.ts";
 export { S3LogStore } from "./s3_store.ts";

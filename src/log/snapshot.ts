@@ -26,7 +26,7 @@ import {
   versionsOf,
 } from "./commits.ts";
 import { crc32 } from "./crc32.ts";
-import { LogCorruptError, LogStoreError, SnapshotTooOldError } from "./errors.ts";
+import { HistoryGoneError, LogCorruptError, LogStoreError, SnapshotTooOldError } from "./errors.ts";
 import { blockTxid, type ConfigRecord, META } from "./format.ts";
 import { logKey, logPrefix, txidOfLogKey } from "./keys.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
@@ -69,6 +69,12 @@ export interface DbState {
   cache: Map<number, Uint8Array>;
   /** Bytes fetched first from a commit object. */
   probeBytes: number;
+  /**
+   * A past snapshot opened by `openAt` (./history.ts), `floor = head`: never
+   * refreshed nor written; a base block newer than `head` is history retention
+   * deleted ({@linkcode HistoryGoneError}), not "snapshot too old".
+   */
+  frozen?: boolean;
 }
 
 /** Applies commit `head + 1` to the state (a void one only advances `head`). */
@@ -248,15 +254,22 @@ function* checkTags(st: DbState, indexes: number[], results: StoreResult[]): Ste
   const k = indexes.findIndex((_, n) => blockTxid(results[n].meta) > 0);
   if (k < 0) return;
   const ck = yield* readCheckpoint(st.prefix);
-  if (ck.record) {
-    throw new SnapshotTooOldError({
-      snapshot: st.head,
-      block: indexes[k],
-      found: blockTxid(results[k].meta),
-      observedAt: ck.date,
-      provenAt: st.provenAt,
-    });
+  if (ck.record) throw tooNew(st, indexes[k], blockTxid(results[k].meta), ck.date);
+}
+
+/** A base block newer than the snapshot: "snapshot too old", or history gone for a frozen one. */
+function tooNew(st: DbState, block: number, found: number, observedAt: number): Error {
+  if (st.frozen) {
+    const keepHistoryMs = st.config.timing.keepHistoryMs;
+    return new HistoryGoneError({ prefix: st.prefix, txid: st.head, keepHistoryMs, block, found });
   }
+  return new SnapshotTooOldError({
+    snapshot: st.head,
+    block,
+    found,
+    observedAt,
+    provenAt: st.provenAt,
+  });
 }
 
 /** Checks a base block against the snapshot; `expected`: the exact txid it must hold. */
@@ -269,15 +282,7 @@ function checkBase(
   if (isAbsent(r)) throw new LogCorruptError(`base block ${i} is missing`);
   // Not adopted: the base blocks are the database, whatever their (stale) tags; see checkTags.
   const found = st.adopted ? blockTxid(r.meta, st.config.id) : 0;
-  if (found > st.head) {
-    throw new SnapshotTooOldError({
-      snapshot: st.head,
-      block: i,
-      found,
-      observedAt: r.date ?? 0,
-      provenAt: st.provenAt,
-    });
-  }
+  if (found > st.head) throw tooNew(st, i, found, r.date ?? 0);
   if (expected !== undefined ? found !== expected : found > st.floor) {
     throw new LogCorruptError(
       `base block ${i} holds txid ${found}, expected ${expected ?? `<= ${st.floor}`}`,

@@ -10,10 +10,20 @@
 
 import { blockCount, checkBlockSize } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
+import { SQLITE_BUSY } from "../codes.ts";
 import { crc32 } from "../log/crc32.ts";
 import type { BlockRef } from "../log/format.ts";
 import { newPutId, stageKey } from "../log/keys.ts";
+import {
+  acquireLease,
+  defaultLeaseTtl,
+  type HeldLease,
+  type LeaseView,
+  localIdentity,
+  releaseLease,
+} from "../log/lease.ts";
 import { openForWrite } from "../log/open.ts";
+import { DEFAULT_TIMING } from "../log/rules.ts";
 import { refresh } from "../log/snapshot.ts";
 import type { DbState } from "../log/snapshot.ts";
 import { commit, type CommitOutcome, commitStaged, stageChunk } from "../log/writer.ts";
@@ -27,6 +37,15 @@ import type {
   DeserializeSource,
 } from "./types.ts";
 import { BlockFiller, UploadWindow } from "./uploads.ts";
+
+/** Another process holds the writer lease: the database is busy. */
+function leaseBusy(o: LeaseView): VfsError {
+  return new VfsError(
+    `the writer lease is held by ${o.record.host || "?"} pid ${o.record.pid} until ` +
+      `${new Date(o.expiresAt).toISOString()} unless renewed; nothing was written; retry later`,
+    { sqliteCode: SQLITE_BUSY },
+  );
+}
 
 /** Smallest staged chunk (unless a block is larger): few requests for small blocks. */
 const MIN_CHUNK_BYTES = 1024 * 1024;
@@ -213,7 +232,16 @@ async function deserializeFrom(
 
   // --- phase 2: one commit referencing the chunks
   let outcome: CommitOutcome;
+  let lease: HeldLease | undefined;
+  const timing = existing?.config.timing ?? { ...DEFAULT_TIMING, ...ctx.timing };
   try {
+    if (ctx.lease !== false) {
+      const att = await run(
+        acquireLease(prefix, localIdentity(defaultLeaseTtl(timing)), timing),
+      );
+      if (att.kind === "busy") throw leaseBusy(att.other);
+      lease = att.lease;
+    }
     let st: DbState;
     if (existing?.adopted) {
       st = existing;
@@ -225,8 +253,9 @@ async function deserializeFrom(
     signal?.throwIfAborted();
     // From here on an abort is not heard: the commit's outcome must be learnt, never guessed.
     const decide = logRunner(ctx);
+    const opts = { validBefore: lease?.date };
     outcome = total === 0
-      ? await decide(commit(st, { putId, size: 0, pageSize, blocks: new Map() }))
+      ? await decide(commit(st, { putId, size: 0, pageSize, blocks: new Map() }, opts))
       : await decide(commitStaged(st, {
         txid,
         putId,
@@ -235,14 +264,16 @@ async function deserializeFrom(
         refs,
         stagedAt,
         stagedClock: stagedClock!,
-      }));
+      }, opts));
   } catch (err) {
+    if (lease) await run(releaseLease(lease, timing)).catch(() => {});
     if (signal?.aborted) throw signal.reason;
     throw new VfsError(`deserialize into ${where} failed before its commit: ${errorText(err)}`, {
       cause: err,
       sqliteCode: err instanceof VfsError ? err.sqliteCode : undefined,
     });
   }
+  if (lease) await logRunner(ctx)(releaseLease(lease, timing)).catch(() => {});
   switch (outcome.kind) {
     case "committed":
       report();

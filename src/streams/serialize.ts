@@ -9,6 +9,7 @@
 import { blockCount } from "../blocks.ts";
 import { VfsError } from "../errors.ts";
 import { SnapshotTooOldError } from "../log/errors.ts";
+import { openAt } from "../log/history.ts";
 import { checkDatabaseName } from "../log/keys.ts";
 import { type DbState, readBlocks } from "../log/snapshot.ts";
 import { ANY_BLOCK_SIZE, logRunner, openStored } from "./log_io.ts";
@@ -95,7 +96,9 @@ export function serialize(
   /** Hands out the next chunk, or closes the stream. */
   const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
     if (st === undefined) {
-      st = await openStored(run, prefix, [undefined, ANY_BLOCK_SIZE]);
+      st = options.at === undefined
+        ? await openStored(run, prefix, [undefined, ANY_BLOCK_SIZE])
+        : await run(openAt(prefix, options.at));
       count = st ? blockCount(st.size, st.config.blockSize) : 0;
     }
     const state = st;

@@ -21,6 +21,8 @@ export interface BlockStoreContext {
   concurrency?: number;
   /** Timing of the commit log for a database deserialize creates (default `DEFAULT_TIMING`). */
   timing?: Timing;
+  /** `false`: deserialize neither takes nor waits for the writer lease (the VFS's `lease: false`). */
+  lease?: false;
 }
 
 /** Progress of a transfer. */
@@ -42,6 +44,12 @@ export interface SerializeOptions {
    * chunk has been handed out (default 3). Later, the stream errors.
    */
   maxRetries?: number;
+  /**
+   * The database as it was at this txid or time (the kept history, see
+   * `S3VFS.history`), instead of now. A snapshot no longer kept errors with
+   * "no longer kept".
+   */
+  at?: number | Date;
 }
 
 /**

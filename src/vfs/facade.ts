@@ -55,12 +55,16 @@ export const DEFAULT_VFS_TEMP: unique symbol = Symbol("open as a local temp file
  * xDeviceCharacteristics.
  */
 export interface VfsHandlers {
-  /** Opens `name` (null: a temp file) as `fileId`; DEFAULT_VFS hands it to the default VFS. */
+  /**
+   * Opens `name` (null: a temp file) as `fileId`, with a main database's URI
+   * parameters; DEFAULT_VFS hands it to the default VFS.
+   */
   xOpen(
     name: string | null,
     fileId: number,
     flags: number,
     outFlags: DataView | null,
+    params?: Map<string, string>,
   ): number | typeof DEFAULT_VFS | typeof DEFAULT_VFS_TEMP;
   /** Deletes a file. */
   xDelete(name: string): number;
@@ -90,6 +94,12 @@ export interface VfsHandlers {
   xCheckReservedLock(fileId: number, out: DataView): number;
   /** A file control (SQLITE_NOTFOUND for unknown ops). */
   xFileControl(fileId: number, op: number): number;
+  /**
+   * `PRAGMA name` or `PRAGMA name=value` (SQLITE_FCNTL_PRAGMA): a string is
+   * the pragma's one-row result, null an empty result, undefined "not ours"
+   * (SQLite handles it). A thrown error becomes the statement's error.
+   */
+  xPragma(fileId: number, name: string, value: string | null): string | null | undefined;
   /** The sector size. */
   xSectorSize(fileId: number): number;
   /** SQLITE_IOCAP_* bits. */
@@ -115,6 +125,7 @@ export const FAIL_CODES: { readonly [K in Exclude<keyof VfsHandlers, "fail">]: n
   xUnlock: F.SQLITE_IOERR_UNLOCK,
   xCheckReservedLock: F.SQLITE_IOERR_CHECKRESERVEDLOCK,
   xFileControl: F.SQLITE_NOTFOUND,
+  xPragma: F.SQLITE_ERROR,
   xSectorSize: F.SQLITE_IOERR,
   xDeviceCharacteristics: F.SQLITE_IOERR,
 };
@@ -140,6 +151,31 @@ function bytes(p: Ptr, n: number): Uint8Array {
 /** `n` bytes at `p` as a DataView. */
 function view(p: Deno.PointerObject, n: number): DataView {
   return new DataView(Deno.UnsafePointerView.getArrayBuffer(p, n));
+}
+
+/**
+ * The URI parameters SQLite stores after a main database's name passed to
+ * xOpen (`name\0key\0value\0...\0\0`, what `sqlite3_uri_parameter` reads).
+ */
+function uriParams(zName: Deno.PointerObject): Map<string, string> {
+  const v = new Deno.UnsafePointerView(zName);
+  const out = new Map<string, string>();
+  let at = utf8Length(v, 0) + 1;
+  for (let n = 0; n < 64; n++) {
+    const key = v.getCString(at);
+    if (key === "") break;
+    at += utf8Length(v, at) + 1;
+    out.set(key, v.getCString(at));
+    at += utf8Length(v, at) + 1;
+  }
+  return out;
+}
+
+/** Bytes before the NUL of the C string at `offset`. */
+function utf8Length(v: Deno.UnsafePointerView, offset: number): number {
+  let n = 0;
+  while (v.getUint8(offset + n) !== 0) n++;
+  return n;
 }
 
 /** The file id the facade wrote at offset 8 of a `sqlite3_file` (0, unknown, for NULL). */
@@ -175,7 +211,12 @@ export class VfsFacade {
   #nextFileId = 1;
 
   /** Builds both structs; `defaultVfs` serves temp files and the OS-level methods. */
-  constructor(name: string, defaultVfs: Deno.PointerObject, h: VfsHandlers) {
+  constructor(
+    name: string,
+    defaultVfs: Deno.PointerObject,
+    h: VfsHandlers,
+    alloc: (bytes: Uint8Array) => Deno.PointerValue,
+  ) {
     const guard = (method: keyof typeof FAIL_CODES, fn: () => number): number => {
       try {
         return fn();
@@ -195,10 +236,32 @@ export class VfsFacade {
       xUnlock: (f, level) => guard("xUnlock", () => h.xUnlock(fileIdOf(f), level)),
       xCheckReservedLock: (f, out) =>
         guard("xCheckReservedLock", () => h.xCheckReservedLock(fileIdOf(f), view(out!, 4))),
-      xFileControl: (f, op) => guard("xFileControl", () => h.xFileControl(fileIdOf(f), op)),
+      xFileControl: (f, op, arg) =>
+        op === F.SQLITE_FCNTL_PRAGMA && arg !== null
+          ? pragma(fileIdOf(f), arg)
+          : guard("xFileControl", () => h.xFileControl(fileIdOf(f), op)),
       xSectorSize: (f) => guard("xSectorSize", () => h.xSectorSize(fileIdOf(f))),
       xDeviceCharacteristics: (f) =>
         guard("xDeviceCharacteristics", () => h.xDeviceCharacteristics(fileIdOf(f))),
+    };
+    /** SQLITE_FCNTL_PRAGMA: `arg` is `char*[3]`: [0] result or error (sqlite3_malloc'ed), [1] name, [2] value. */
+    const pragma = (fileId: number, arg: Deno.PointerObject): number => {
+      const a = new Deno.UnsafePointerView(arg);
+      const name = F.readCString(a.getPointer(8));
+      const valuePtr = a.getPointer(16);
+      const value = valuePtr === null ? null : F.readCString(valuePtr);
+      const out = new DataView(Deno.UnsafePointerView.getArrayBuffer(arg, 8));
+      try {
+        const r = h.xPragma(fileId, name, value);
+        if (r === undefined) return F.SQLITE_NOTFOUND;
+        if (r !== null) out.setBigUint64(0, F.pointerValue(alloc(F.cstring(r))), true);
+        return F.SQLITE_OK;
+      } catch (e) {
+        h.fail(e, F.SQLITE_ERROR);
+        const msg = e instanceof Error ? e.message : String(e);
+        out.setBigUint64(0, F.pointerValue(alloc(F.cstring(msg))), true);
+        return F.SQLITE_ERROR;
+      }
     };
     const ioDv = fill(this.#io, F.IO_METHODS, F.IO_METHODS_OFFSETS, io, this.#callbacks);
     ioDv.setInt32(F.IO_METHODS_OFFSETS.iVersion, 1, true);
@@ -212,7 +275,11 @@ export class VfsFacade {
       const pass: { on: "named" | "temp" | false } = { on: false };
       const rc = guard("xOpen", () => {
         const name = zName === null ? null : F.readCString(zName);
-        const r = h.xOpen(name, fileId, flags, outFlags === null ? null : view(outFlags, 4));
+        const params = zName !== null && (flags & F.SQLITE_OPEN_MAIN_DB)
+          ? uriParams(zName)
+          : undefined;
+        const out = outFlags === null ? null : view(outFlags, 4);
+        const r = h.xOpen(name, fileId, flags, out, params);
         pass.on = r === DEFAULT_VFS ? "named" : r === DEFAULT_VFS_TEMP ? "temp" : false;
         return typeof r === "symbol" ? F.SQLITE_OK : r;
       });

@@ -53,6 +53,8 @@ function handlers(mem: MemStore = new MemStore(Date.UTC(2025, 0, 1))): {
       readAhead: null,
       maintain: () => {},
       spillBytes: 1 << 20,
+      lease: null,
+      staleness: 0,
       checkpointEvery: 100,
     },
   });
@@ -233,6 +235,7 @@ class Recorder implements VfsHandlers {
   xFileControl = (_id: number, _op: number): never => {
     throw new Error("boom");
   };
+  xPragma = (_id: number, _name: string, _value: string | null): undefined => undefined;
   xSectorSize = (_id: number): number => 512;
   xDeviceCharacteristics = (_id: number): number => 0x1234;
   fail = (e: unknown, code: number): number => this.#rec("fail", String(e), code) + code;
@@ -256,7 +259,7 @@ Deno.test("VfsFacade() behaviour: table offsets hold callbacks that reach the ha
   const lib = F.loadSqlite();
   const dflt = lib.symbols.sqlite3_vfs_find(null)!;
   const rec = new Recorder();
-  const facade = new VfsFacade("facade-test", dflt, rec);
+  const facade = new VfsFacade("facade-test", dflt, rec, () => null);
   try {
     const vfs = new Deno.UnsafePointerView(facade.pointer);
     const dv = new Deno.UnsafePointerView(dflt);
@@ -347,7 +350,7 @@ Deno.test("VfsFacade() behaviour: temp files go to the default VFS's xOpen", () 
   const dflt = lib.symbols.sqlite3_vfs_find(null)!;
   const rec = new Recorder();
   rec.xOpen = () => DEFAULT_VFS;
-  const facade = new VfsFacade("facade-test-2", dflt, rec);
+  const facade = new VfsFacade("facade-test-2", dflt, rec, () => null);
   try {
     const vfs = new Deno.UnsafePointerView(facade.pointer);
     const O = F.VFS_OFFSETS;
@@ -379,7 +382,7 @@ Deno.test("VfsFacade() behaviour: a journal goes to the default VFS as a local t
   const dflt = lib.symbols.sqlite3_vfs_find(null)!;
   const rec = new Recorder();
   rec.xOpen = (name, _id, flags) => (rec.calls.push(["xOpen", name, flags]), DEFAULT_VFS_TEMP);
-  const facade = new VfsFacade("facade-test-3", dflt, rec);
+  const facade = new VfsFacade("facade-test-3", dflt, rec, () => null);
   const dir = Deno.makeTempDirSync();
   try {
     const O = F.VFS_OFFSETS;

@@ -20,6 +20,7 @@
 
 import { S3Error, VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
+import { listHistory, openInListing, resolveIn } from "../log/history.ts";
 import { checkDatabaseName } from "../log/keys.ts";
 import { DEFAULT_VFS, DEFAULT_VFS_TEMP, type VfsHandlers } from "./facade.ts";
 import { type LogContext, LogFile, type ReadCursor } from "./log_file.ts";
@@ -30,6 +31,8 @@ interface Handle {
   file: LogFile;
   level: number;
   cursor: ReadCursor;
+  /** Staleness bound of this connection's read transactions (ms; undefined: the VFS's). */
+  staleness?: number;
 }
 
 const encoder = new TextEncoder();
@@ -65,6 +68,32 @@ export function checkName(name: string): string {
     );
   }
   return name;
+}
+
+/** A non-negative integer URI parameter (undefined when absent); TypeError otherwise. */
+function uriNumber(params: Map<string, string>, key: string): number | undefined {
+  const v = params.get(key);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) {
+    throw new VfsError(`s3vfs: ${key}=${v} must be a whole number of ms`, {
+      sqliteCode: F.SQLITE_CANTOPEN,
+    });
+  }
+  return n;
+}
+
+/** The `at` URI parameter: a txid (digits) or a time (ISO 8601 or ms since the epoch with a `ms` suffix). */
+function parseAt(v: string): number | Date {
+  if (/^\d+$/.test(v)) return Number(v);
+  const ms = /^(\d+)ms$/.exec(v);
+  const d = ms ? new Date(Number(ms[1])) : new Date(v);
+  if (Number.isNaN(d.getTime())) {
+    throw new VfsError(`s3vfs: at=${v} is neither a txid nor a time`, {
+      sqliteCode: F.SQLITE_CANTOPEN,
+    });
+  }
+  return d;
 }
 
 /** What the handlers need from their S3VFS. */
@@ -115,6 +144,37 @@ export class S3Handlers implements VfsHandlers {
     return f;
   }
 
+  /**
+   * The database `prefix` as it was at `at` (a txid or a time): a frozen,
+   * read-only state shared by the connections that open the same txid.
+   * Throws (SQLITE_CANTOPEN) when that snapshot is no longer kept.
+   */
+  pastFile(prefix: string, at: number | Date): LogFile {
+    const ctx = this.#init.context;
+    const listing = ctx.run(listHistory(prefix));
+    if (!listing) {
+      throw new VfsError(`no database at s3://${this.#init.bucket}/${prefix}/`, {
+        sqliteCode: F.SQLITE_CANTOPEN,
+      });
+    }
+    let txid: number;
+    try {
+      txid = resolveIn(listing, at);
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new VfsError(`s3vfs: ${prefix}: ${e.message}`, { sqliteCode: F.SQLITE_CANTOPEN });
+      }
+      throw e;
+    }
+    const key = `${prefix}\0@${txid}`;
+    let f = this.#files.get(key);
+    if (!f) {
+      f = new LogFile(prefix, ctx, ctx.run(openInListing(listing, txid)));
+      this.#files.set(key, f);
+    }
+    return f;
+  }
+
   /** Keeps a callback's failure; the code is the error's own unless it is plain SQLITE_IOERR. */
   fail(e: unknown, code: number): number {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -141,6 +201,7 @@ export class S3Handlers implements VfsHandlers {
     fileId: number,
     flags: number,
     outFlags: DataView | null,
+    params: Map<string, string> = new Map(),
   ): number | typeof DEFAULT_VFS | typeof DEFAULT_VFS_TEMP {
     if (name === null || !(flags & F.SQLITE_OPEN_MAIN_DB)) {
       return name !== null && (flags & JOURNALS) ? DEFAULT_VFS_TEMP : DEFAULT_VFS;
@@ -150,6 +211,22 @@ export class S3Handlers implements VfsHandlers {
       checkName(name);
     } catch (e) {
       throw new VfsError(`s3vfs: ${(e as Error).message}`, { sqliteCode: F.SQLITE_CANTOPEN });
+    }
+    const staleness = uriNumber(params, "staleness");
+    const at = params.get("at");
+    if (at !== undefined) {
+      const file = this.pastFile(name, parseAt(at));
+      this.#handles.set(fileId, {
+        id: fileId,
+        file,
+        level: F.SQLITE_LOCK_NONE,
+        cursor: { last: -1, run: 0 },
+      });
+      file.openCount++;
+      const ro = (flags & ~(F.SQLITE_OPEN_READWRITE | F.SQLITE_OPEN_CREATE)) |
+        F.SQLITE_OPEN_READONLY;
+      outFlags?.setInt32(0, ro, true);
+      return F.SQLITE_OK;
     }
     const file = this.file(name);
     if (!(flags & F.SQLITE_OPEN_CREATE) && !file.exists()) {
@@ -164,6 +241,7 @@ export class S3Handlers implements VfsHandlers {
       file,
       level: F.SQLITE_LOCK_NONE,
       cursor: { last: -1, run: 0 },
+      staleness,
     });
     file.openCount++;
     outFlags?.setInt32(0, flags, true);
@@ -208,6 +286,7 @@ export class S3Handlers implements VfsHandlers {
     h.file.locks.unlock(h, F.SQLITE_LOCK_NONE);
     h.file.openCount--;
     this.#handles.delete(h.id);
+    if (h.file.openCount === 0) h.file.releaseLease();
     return F.SQLITE_OK;
   }
 
@@ -247,14 +326,14 @@ export class S3Handlers implements VfsHandlers {
     const h = this.#handle(fileId);
     const first = level === F.SQLITE_LOCK_SHARED && h.level === F.SQLITE_LOCK_NONE &&
       h.file.locks.sharedCount === 0;
+    const before = h.level;
     if (!h.file.locks.lock(h, level)) return F.SQLITE_BUSY;
-    if (first) {
-      try {
-        h.file.beginRead();
-      } catch (e) {
-        h.file.locks.unlock(h, F.SQLITE_LOCK_NONE);
-        throw e;
-      }
+    try {
+      if (first) h.file.beginRead(h.staleness);
+      if (before < F.SQLITE_LOCK_RESERVED && level >= F.SQLITE_LOCK_RESERVED) h.file.beginWrite();
+    } catch (e) {
+      h.file.locks.unlock(h, before);
+      throw e;
     }
     return F.SQLITE_OK;
   }
@@ -284,6 +363,37 @@ export class S3Handlers implements VfsHandlers {
         return F.SQLITE_OK;
       default:
         return F.SQLITE_NOTFOUND;
+    }
+  }
+
+  /**
+   * xFileControl(SQLITE_FCNTL_PRAGMA): the `s3vfs_*` PRAGMAs. `s3vfs_txid`:
+   * the snapshot's txid; `s3vfs_checkpoint`: fold the log now (returns the
+   * outcome); `s3vfs_lease`: who holds the writer lease (`=release` gives it
+   * up); `s3vfs_staleness[=ms]`: this connection's staleness bound.
+   */
+  xPragma(fileId: number, name: string, value: string | null): string | null | undefined {
+    const h = this.#handle(fileId);
+    switch (name.toLowerCase()) {
+      case "s3vfs_txid":
+        return String(h.file.head);
+      case "s3vfs_checkpoint":
+        return JSON.stringify(h.file.checkpointNow());
+      case "s3vfs_lease":
+        if (value !== null) {
+          if (value.toLowerCase() !== "release") {
+            throw new TypeError(`PRAGMA s3vfs_lease takes only "release", got ${value}`);
+          }
+          h.file.releaseLease();
+        }
+        return h.file.describeLease();
+      case "s3vfs_staleness":
+        if (value !== null) {
+          h.staleness = uriNumber(new Map([["s3vfs_staleness", value]]), "s3vfs_staleness");
+        }
+        return String(h.staleness ?? this.#init.context.staleness);
+      default:
+        return undefined;
     }
   }
 

@@ -15,19 +15,23 @@
  */
 
 import { blockCount, blockLength, blockSpans } from "../blocks.ts";
-import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC } from "../codes.ts";
+import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from "../codes.ts";
 import { VfsError } from "../errors.ts";
 import type { ConfigRecord } from "../log/format.ts";
-import { crc32 } from "../log/crc32.ts";
-import type { BlockRef } from "../log/format.ts";
-import { newPutId, stageKey } from "../log/keys.ts";
+import { newPutId } from "../log/keys.ts";
 import { coldOpen, openForWrite } from "../log/open.ts";
-import type { Timing } from "../log/rules.ts";
+import { DEFAULT_TIMING, type Timing } from "../log/rules.ts";
+import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
 import { type DbState, readBlocks, refresh } from "../log/snapshot.ts";
-import { clock, expectOk, request, type Step } from "../log/store.ts";
-import { commit, type CommitOutcome, commitStaged, stageChunk } from "../log/writer.ts";
+import type { Step } from "../log/store.ts";
+import { commit, type CommitOutcome, commitStaged } from "../log/writer.ts";
 import type { BlockCache } from "./cache.ts";
 import { LockTable } from "./locks.ts";
+import { SpillArea } from "./spill.ts";
+import { describeLease, type LeaseSettings, WriterLease } from "./writer_lease.ts";
+import { readAhead, type ReadCursor } from "./read_ahead.ts";
+
+export type { ReadCursor } from "./read_ahead.ts";
 
 /** What every database of one VFS shares. */
 export interface LogContext {
@@ -47,37 +51,10 @@ export interface LogContext {
   checkpointEvery: number;
   /** Bytes of changed blocks a write transaction keeps in memory; past it they are staged. */
   spillBytes: number;
-}
-
-/** Where a staged (spilled) block of the write transaction is. */
-interface Spilled {
-  /** Chunk number. */
-  seq: number;
-  /** Offset in the chunk. */
-  offset: number;
-  /** Length staged (the block size: only full blocks are spilled). */
-  length: number;
-  /** CRC-32 of those bytes. */
-  crc: number;
-}
-
-/** The staging of one write transaction (docs/protocol.md 6.1, big transactions). */
-interface Staging {
-  txid: number;
-  putId: string;
-  seq: number;
-  stagedAt: number;
-  stagedClock: number;
-}
-
-/** Per-handle sequential-read detector. */
-export interface ReadCursor {
-  /** Last block index read (-1 before any). */
-  last: number;
-  /** Consecutive forward reads that missed the cache. */
-  run: number;
-  /** Read-ahead window last used, in blocks (0: none). */
-  window?: number;
+  /** The writer lease, or null: this process neither takes nor waits for it. */
+  lease: LeaseSettings | null;
+  /** Read transactions may use a snapshot proven current at most this many ms ago. */
+  staleness: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -105,11 +82,35 @@ export class LogFile {
   #doomed = false;
   #commits = 0;
   /** Blocks of the write transaction staged in S3 (not in `dirty`). */
-  readonly #spilled = new Map<number, Spilled>();
-  #staging: Staging | undefined;
+  readonly #spill: SpillArea;
+  /** The writer lease (null when the VFS has it off). */
+  readonly lease: WriterLease | null;
+  /** The next read transaction must ask S3 (a commit was lost on an old snapshot). */
+  #mustRefresh = false;
 
   /** Creates it; nothing is fetched until needed. */
-  constructor(readonly name: string, readonly ctx: LogContext) {}
+  constructor(readonly name: string, readonly ctx: LogContext, frozen?: DbState) {
+    this.#spill = new SpillArea(name, (s) => ctx.run(s));
+    this.frozen = frozen !== undefined;
+    if (frozen) this.#st = frozen;
+    this.lease = ctx.lease && !frozen ? new WriterLease(name, ctx.lease, (s) => ctx.run(s)) : null;
+  }
+
+  /** A past snapshot (time travel): never refreshed, never written. */
+  readonly frozen: boolean;
+
+  #readOnly(): void {
+    if (this.frozen) {
+      throw new VfsError(`s3vfs: ${this.name} at txid ${this.head} is a past snapshot: read-only`, {
+        sqliteCode: SQLITE_READONLY,
+      });
+    }
+  }
+
+  /** Timing of the database (the VFS's for one not created yet). */
+  get timing(): Timing {
+    return this.#st?.config.timing ?? this.ctx.timing ?? DEFAULT_TIMING;
+  }
 
   /** The protocol state (opened on first use); null when no database exists. */
   #state(): DbState | null {
@@ -141,17 +142,33 @@ export class LogFile {
 
   /**
    * Starts a read transaction: brings the snapshot up to date (one GET when
-   * nothing changed) and drops cached blocks that newer commits changed.
+   * nothing changed) and drops cached blocks that newer commits changed. No
+   * request while this process holds the writer lease (after one refresh
+   * under it), or while the snapshot was proven current within `staleness` ms.
    */
-  beginRead(): void {
+  beginRead(staleness: number = this.ctx.staleness): void {
+    if (this.frozen) return;
     const st = this.#st;
     if (!st) {
       this.#st = undefined; // absent or never opened: look again
       this.#state();
       return;
     }
+    const now = performance.now();
+    const lease = this.lease;
+    if (st.adopted && lease?.holding(now, st.config.timing)) {
+      lease.renewIfDue(st, now);
+      if (lease.authoritative(now, st.config.timing)) return;
+    } else if (
+      st.adopted && !this.#mustRefresh && staleness > 0 && now - st.provenClock <= staleness
+    ) {
+      return;
+    }
+    this.#mustRefresh = false;
     const { head, versions } = st;
+    const leased = lease?.holding(now, st.config.timing) ?? false;
     this.ctx.run(refresh(st));
+    if (lease && leased) lease.fresh = true;
     const cache = this.ctx.cache;
     if (st.versions !== versions) {
       cache.invalidate(this.id); // reloaded from a newer checkpoint
@@ -204,13 +221,19 @@ export class LogFile {
     const have = new Map<number, Uint8Array>();
     const missing: number[] = [];
     for (const s of spans) {
-      if (this.#spilled.has(s.index)) this.#unspill(s.index);
+      if (this.#spill.has(s.index)) this.#unspill(s.index);
       const d = this.dirty.get(s.index) ?? this.ctx.cache.get(this.id, s.index)?.data;
       if (d) have.set(s.index, d);
       else missing.push(s.index);
     }
     if (missing.length > 0) {
-      const ahead = this.#readAhead(missing, cursor);
+      const ahead = readAhead(missing, cursor, {
+        window: this.ctx.readAhead,
+        budget: this.ctx.cache.budget,
+        blockSize: this.#bs,
+        count: blockCount(this.size(), this.#bs),
+        have: (i) => this.dirty.has(i) || this.ctx.cache.peek(this.id, i) !== undefined,
+      });
       for (const [i, d] of this.#fetch(missing, ahead)) if (missing.includes(i)) have.set(i, d);
     }
     if (cursor && spans.length > 0) cursor.last = spans[spans.length - 1].index;
@@ -224,36 +247,14 @@ export class LogFile {
     return avail;
   }
 
-  /** Blocks to fetch along with a forward miss: a doubling window after 3 forward misses in a row. */
-  #readAhead(missing: number[], cursor: ReadCursor | undefined): number[] {
-    const ra = this.ctx.readAhead;
-    if (!cursor || !ra) return [];
-    const first = missing[0];
-    const forward = first === cursor.last + 1 ||
-      (first > cursor.last && first <= cursor.last + (cursor.window ?? 0) + 1);
-    cursor.run = forward ? cursor.run + 1 : 0;
-    if (cursor.run < 3) {
-      cursor.window = 0;
-      return [];
-    }
-    const cap = Math.min(ra.max, Math.floor(this.ctx.cache.budget / 4 / this.#bs));
-    const window = Math.min(cap, Math.max(ra.initial, (cursor.window ?? 0) * 2));
-    cursor.window = window;
-    const count = blockCount(this.size(), this.#bs);
-    const out: number[] = [];
-    for (let i = missing[missing.length - 1] + 1; out.length < window && i < count; i++) {
-      if (!this.dirty.has(i) && !this.ctx.cache.peek(this.id, i)) out.push(i);
-    }
-    return out;
-  }
-
   /** Writes `src` at `offset` into the transaction's blocks. */
   write(src: Uint8Array, offset: number): void {
+    this.#readOnly();
     const size = this.size();
     const bs = this.#bs;
     for (const s of blockSpans(offset, src.length, bs)) {
-      if (this.#spilled.has(s.index)) {
-        if (s.inBlock === 0 && s.length === bs) this.#spilled.delete(s.index); // replaced whole
+      if (this.#spill.has(s.index)) {
+        if (s.inBlock === 0 && s.length === bs) this.#spill.drop(s.index); // replaced whole
         else this.#unspill(s.index);
       }
       let buf = this.dirty.get(s.index);
@@ -268,7 +269,7 @@ export class LogFile {
       buf.set(src.subarray(s.inBuffer, s.inBuffer + s.length), s.inBlock);
     }
     this.#txSize = Math.max(size, offset + src.length);
-    if (this.dirty.size * bs > this.ctx.spillBytes) this.#spill();
+    if (this.dirty.size * bs > this.ctx.spillBytes) this.#spillFull();
   }
 
   /**
@@ -276,58 +277,26 @@ export class LogFile {
    * chunk in S3 and drops them from memory: a big transaction keeps at most
    * `spillBytes` of blocks in memory. COMMIT then references the chunks.
    */
-  #spill(): void {
+  #spillFull(): void {
     const st = this.#adopted();
     const bs = st.config.blockSize;
     const full = Math.floor(this.size() / bs);
     const blocks = [...this.dirty.keys()].filter((i) => i < full).sort((a, b) => a - b);
-    if (blocks.length === 0) return;
-    const staging = this.#staging ??= {
-      txid: st.head + 1,
-      putId: newPutId(),
-      seq: 0,
-      stagedAt: Infinity,
-      stagedClock: this.ctx.run(clock()),
-    };
-    const body = new Uint8Array(blocks.length * bs);
-    blocks.forEach((i, k) => {
-      const b = this.dirty.get(i)!;
-      body.set(b, k * bs);
-      this.#spilled.set(i, { seq: staging.seq, offset: k * bs, length: bs, crc: crc32(b) });
-      this.dirty.delete(i);
-    });
-    const date = this.ctx.run(
-      stageChunk(this.name, staging.txid, staging.putId, staging.seq, body),
-    );
-    staging.stagedAt = Math.min(staging.stagedAt, date);
-    staging.seq++;
+    this.#spill.spill(st.head + 1, blocks.map((i) => [i, this.dirty.get(i)!]), bs);
+    for (const i of blocks) this.dirty.delete(i);
   }
 
   /** Brings a staged block of the transaction back into memory (one ranged GET). */
   #unspill(i: number): void {
-    const s = this.#spilled.get(i)!;
-    const g = this.#staging!;
-    const op = {
-      kind: "get",
-      key: stageKey(this.name, g.txid, g.putId, s.seq),
-      range: { offset: s.offset, length: s.length },
-    } as const;
-    const r = expectOk(op, this.ctx.run(request(op)));
-    const body = r.body ?? new Uint8Array(0);
-    if (body.length !== s.length || crc32(body) !== s.crc) {
-      throw new VfsError(`s3vfs: staged block ${i} of ${this.name} came back damaged`);
-    }
-    const buf = new Uint8Array(this.#bs);
-    buf.set(body);
-    this.dirty.set(i, buf);
-    this.#spilled.delete(i);
+    this.dirty.set(i, this.#spill.unspill(i, this.#bs));
   }
 
   /** Sets the transaction's size (blocks past it are dropped at COMMIT). */
   truncate(size: number): void {
+    this.#readOnly();
     const bs = this.#bs;
-    for (const i of [...this.#spilled.keys()]) {
-      if (i >= blockCount(size, bs)) this.#spilled.delete(i);
+    for (const i of this.#spill.keys()) {
+      if (i >= blockCount(size, bs)) this.#spill.drop(i);
       else if (i === Math.floor(size / bs)) this.#unspill(i); // becomes the partial last block
     }
     for (const i of [...this.dirty.keys()]) {
@@ -338,10 +307,38 @@ export class LogFile {
     this.#txSize = size;
   }
 
+  /**
+   * Starts a write transaction (SQLite's RESERVED lock): takes or renews the
+   * writer lease. Throws a VfsError with SQLITE_BUSY while another process
+   * holds it.
+   */
+  beginWrite(): void {
+    this.#readOnly();
+    this.lease?.forWrite(this.#st ?? null, this.timing, performance.now());
+  }
+
+  /** Folds the log into the block objects now (PRAGMA s3vfs_checkpoint). */
+  checkpointNow(): CheckpointOutcome {
+    const st = this.#state();
+    if (!st?.adopted) return { kind: "none" };
+    return this.ctx.run(checkpoint(this.name, st.config));
+  }
+
+  /** Who holds the writer lease, as one line (PRAGMA s3vfs_lease). */
+  describeLease(): string {
+    return describeLease(this.name, this.lease, this.timing, (st) => this.ctx.run(st));
+  }
+
+  /** Gives the writer lease up (last connection closed, the VFS closes, or idle). */
+  releaseLease(): void {
+    if (this.locks.reservedHeld()) return;
+    this.lease?.release(this.timing);
+  }
+
   /** Forgets the write transaction (after COMMIT or ROLLBACK, when the write lock goes). */
   endWrite(): void {
-    this.#spilled.clear();
-    this.#staging = undefined; // chunks of a transaction that did not commit: garbage for retention
+    this.lease?.armIdle(() => this.releaseLease());
+    this.#spill.clear(); // chunks of a transaction that did not commit: garbage for retention
     this.dirty.clear();
     this.#txSize = undefined;
     this.#doomed = false;
@@ -365,11 +362,27 @@ export class LogFile {
     if (this.#unchanged(size)) return;
     const st = this.#adopted();
     const tx = this.#transaction(st, size);
-    const outcome: CommitOutcome = this.#staging
-      ? this.ctx.run(commitStaged(st, this.#stageRest(tx)))
-      : this.ctx.run(commit(st, tx));
+    let validBefore: number | undefined;
+    if (this.lease) {
+      const cap = this.lease.forCommit(st, performance.now());
+      if (cap === null) {
+        this.#doomed = true;
+        this.#mustRefresh = true;
+        throw busySnapshot(`s3vfs: ${this.name}: this process lost the writer lease`);
+      }
+      validBefore = cap;
+    }
+    const opts = { validBefore };
+    const staged = this.#spill.active;
+    const spilled = this.#spill.keys();
+    const outcome: CommitOutcome = staged
+      ? this.ctx.run(commitStaged(st, this.#spill.finish(tx.blocks, tx.size, tx.pageSize), opts))
+      : this.ctx.run(commit(st, tx, opts));
     if (outcome.kind !== "committed") {
       this.#doomed = true;
+      this.#mustRefresh = true;
+      if (this.lease) this.lease.fresh = false;
+      if (outcome.kind === "unknown") this.lease?.abandon();
       if (outcome.kind === "conflict" || outcome.kind === "expired") {
         throw busySnapshot(
           `s3vfs: commit of txid ${outcome.txid} of ${this.name} (${outcome.kind})`,
@@ -382,7 +395,7 @@ export class LogFile {
         { sqliteCode: SQLITE_IOERR_FSYNC },
       );
     }
-    for (const i of [...tx.blocks.keys(), ...this.#spilled.keys()]) {
+    for (const i of [...tx.blocks.keys(), ...spilled]) {
       this.ctx.cache.delete(this.id, i);
     }
     this.ctx.cache.invalidate(this.id, blockCount(st.size, st.config.blockSize));
@@ -414,38 +427,6 @@ export class LogFile {
     return this.#st = opened;
   }
 
-  /** Stages what is still in memory as the last chunk; the refs of every staged block. */
-  #stageRest(tx: Parameters<typeof commit>[1]): Parameters<typeof commitStaged>[1] {
-    const g = this.#staging!;
-    const refs: BlockRef[] = [];
-    for (const [index, s] of this.#spilled) {
-      refs.push({ index, offset: s.offset, length: s.length, crc: s.crc, chunk: s.seq });
-    }
-    const rest = [...tx.blocks.entries()].sort((a, b) => a[0] - b[0]);
-    if (rest.length > 0) {
-      const body = new Uint8Array(rest.reduce((n, [, b]) => n + b.length, 0));
-      let offset = 0;
-      for (const [index, b] of rest) {
-        body.set(b, offset);
-        refs.push({ index, offset, length: b.length, crc: crc32(b), chunk: g.seq });
-        offset += b.length;
-      }
-      const date = this.ctx.run(stageChunk(this.name, g.txid, g.putId, g.seq, body));
-      g.stagedAt = Math.min(g.stagedAt, date);
-      g.seq++;
-    }
-    refs.sort((a, b) => a.index - b.index);
-    return {
-      txid: g.txid,
-      putId: g.putId,
-      size: tx.size,
-      pageSize: tx.pageSize,
-      refs,
-      stagedAt: g.stagedAt,
-      stagedClock: g.stagedClock,
-    };
-  }
-
   /**
    * SQLite truncates a shrunk database (VACUUM, auto-vacuum) only after the
    * commit's sync. The header (page 1) already says the new page count when
@@ -466,7 +447,7 @@ export class LogFile {
 
   /** Whether the transaction leaves the database exactly as the snapshot has it. */
   #unchanged(size: number): boolean {
-    if (this.#spilled.size > 0) return false;
+    if (this.#spill.size > 0) return false;
     const st = this.#st;
     if (size !== (st?.size ?? 0)) return false;
     const bs = this.#bs;
@@ -488,7 +469,7 @@ export class LogFile {
       if (i < count) blocks.set(i, buf.slice(0, blockLength(i, size, bs)));
     }
     for (let i = Math.floor(Math.min(st.size, size) / bs); i < count; i++) {
-      if (blocks.has(i) || this.#spilled.has(i)) continue; // spilled: staged already
+      if (blocks.has(i) || this.#spill.has(i)) continue; // spilled: staged already
       if (blockLength(i, size, bs) === blockLength(i, st.size, bs)) continue;
       const b = new Uint8Array(blockLength(i, size, bs));
       const old = this.#block(i);

@@ -51,6 +51,8 @@ function vfs(mem: MemStore, checkpointEvery = 100): Vfs {
     cache: new BlockCache(1 << 20),
     blockSize: B,
     spillBytes: 1 << 20,
+    lease: null,
+    staleness: 0,
     readAhead: null,
     maintain: (prefix) => maintained.push(prefix),
     checkpointEvery,

@@ -10,6 +10,7 @@ import {
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
 } from "../ffi/constants.ts";
+import { checkLeaseTtl } from "../log/lease.ts";
 import type { Timing } from "../log/rules.ts";
 import type { S3ConnectionOptions } from "../s3/config.ts";
 
@@ -50,6 +51,63 @@ export interface S3VFSOptions extends S3ConnectionOptions {
   maxDirtyBytes?: number;
   /** Upper bound on one batch of S3 I/O, retries included (default: timeoutMs x maxAttempts + 10 s). */
   bridgeTimeoutMs?: number;
+  /**
+   * The writer lease (docs/protocol.md 15). On by default: a process takes
+   * it at its first write transaction, keeps it while writes keep coming and
+   * gives it up after `idleMs` (default 30 s) without one, or when its last
+   * connection to the database closes. While it holds it, read transactions
+   * make no S3 request and a commit is one PUT; other writers get
+   * SQLITE_BUSY (`PRAGMA busy_timeout` waits) until it is released, or
+   * `ttlMs` (default W + 4 M + 2 s of the database's timing: 40 s; at least W + 4 M)
+   * after its holder stopped renewing it. `false`: never take it, never wait
+   * for it (use the same setting in every process writing a database).
+   */
+  lease?: false | { ttlMs?: number; idleMs?: number };
+  /**
+   * Read transactions may use a snapshot proven current at most this many ms
+   * ago without asking S3 (default 0: every read transaction sees every
+   * commit acknowledged before it began). Per connection: the `staleness`
+   * URI parameter ({@linkcode UriOptions}).
+   */
+  staleness?: number;
+}
+
+/** Options of `S3VFS.uri`. */
+export interface UriOptions {
+  /** This connection's staleness bound in ms (see {@linkcode S3VFSOptions.staleness}). */
+  staleness?: number;
+  /**
+   * Open the database as it was at this txid, or at this time (the state
+   * after the newest commit written at or before it): a read-only snapshot
+   * of the kept history (see `S3VFS.history`).
+   */
+  at?: number | Date;
+}
+
+/** Checks a staleness bound: a whole number of ms, at least 0. */
+export function checkStaleness(ms: number, what: string): number {
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new RangeError(`${what} must be a whole number of ms >= 0, got ${ms}`);
+  }
+  return ms;
+}
+
+/** Lease settings from the option (null: off); the TTL is checked against `timing`. */
+export function resolveLease(
+  option: S3VFSOptions["lease"],
+  timing: Timing,
+): { ttlMs?: number; idleMs: number } | null {
+  if (option === false) return null;
+  if (option !== undefined && (typeof option !== "object" || option === null)) {
+    throw new TypeError(`lease must be false or { ttlMs?, idleMs? }, got ${option}`);
+  }
+  // Unset: derived from each database's own timing (W + 4 M + 2 s).
+  const ttlMs = option?.ttlMs === undefined ? undefined : checkLeaseTtl(option.ttlMs, timing);
+  const idleMs = option?.idleMs ?? 30_000;
+  if (!Number.isSafeInteger(idleMs) || idleMs < 0) {
+    throw new RangeError(`lease.idleMs must be a whole number of ms >= 0, got ${idleMs}`);
+  }
+  return { ttlMs, idleMs };
 }
 
 /**

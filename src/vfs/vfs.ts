@@ -43,11 +43,32 @@ import {
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
 } from "../streams/mod.ts";
-import type { S3VFSOptions } from "./options.ts";
+import { checkStaleness, resolveLease, type S3VFSOptions, type UriOptions } from "./options.ts";
 import { VfsFacade } from "./facade.ts";
+import {
+  type DatabaseInfo,
+  databaseInfo,
+  history,
+  type HistoryEntry,
+  restore,
+  type RestoreOptions,
+  type RestoreResult,
+} from "./time_travel.ts";
 import { checkName, S3Handlers } from "./handlers.ts";
 
 let counter = 0;
+
+/** The `at` URI parameter: a txid, or a time as ISO 8601. */
+function encodeAt(at: number | Date): string {
+  if (at instanceof Date) {
+    if (Number.isNaN(at.getTime())) throw new RangeError("at is an invalid Date");
+    return encodeURIComponent(at.toISOString());
+  }
+  if (!Number.isSafeInteger(at) || at < 0) {
+    throw new RangeError(`at must be a txid (an integer >= 0) or a Date, got ${at}`);
+  }
+  return String(at);
+}
 
 /**
  * A SQLite VFS storing databases in S3. Registered on construction; open a
@@ -93,6 +114,7 @@ export class S3VFS {
   #concurrency: number | undefined;
   #client?: S3Client;
   #timing: Timing | undefined;
+  #leaseOff: boolean;
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -144,6 +166,7 @@ export class S3VFS {
       concurrency,
     }, options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000);
     this.#bridge.onStats = (s, bg, ms) => this.#stats.add(s, ms, bg);
+    this.#leaseOff = options.lease === false;
     this.#timing = options.timing
       ? checkTiming({ ...DEFAULT_TIMING, ...options.timing })
       : undefined;
@@ -157,6 +180,8 @@ export class S3VFS {
       maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
       checkpointEvery: options.checkpointEvery ?? 32,
       spillBytes: options.maxDirtyBytes ?? 64 * 1024 * 1024,
+      lease: resolveLease(options.lease, this.#timing ?? DEFAULT_TIMING),
+      staleness: checkStaleness(options.staleness ?? 0, "staleness"),
     };
     if (!(context.spillBytes >= this.blockSize)) {
       throw new RangeError(
@@ -171,7 +196,13 @@ export class S3VFS {
     const defaultVfs = sym.sqlite3_vfs_find(null);
     if (defaultVfs === null) throw new VfsError("libsqlite3 has no default VFS");
     this.#methods = new S3Handlers({ bucket, context });
-    this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods);
+    this.#facade = new VfsFacade(this.name, defaultVfs, this.#methods, (bytes) => {
+      const p = sym.sqlite3_malloc(bytes.length);
+      if (p !== null) {
+        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, bytes.length)).set(bytes);
+      }
+      return p;
+    });
     const rc = sym.sqlite3_vfs_register(this.#facade.pointer, options.makeDefault ? 1 : 0);
     if (rc !== F.SQLITE_OK) {
       this.#bridge.close();
@@ -182,13 +213,22 @@ export class S3VFS {
     }
   }
 
-  /** A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use with {@linkcode OPEN_READWRITE}). */
-  uri(prefix: string): string {
+  /**
+   * A URI opening `prefix` through this VFS: `file:<prefix>?vfs=<name>` (use
+   * with {@linkcode OPEN_READWRITE}). `staleness` lets this connection's read
+   * transactions use a snapshot up to that many ms old without asking S3.
+   */
+  uri(prefix: string, options: UriOptions = {}): string {
     if (this.#closed) throw new VfsError(`S3VFS ${this.name} is closed`);
     if (typeof prefix !== "string") throw new TypeError(`prefix must be a string, got ${prefix}`);
     checkName(prefix);
     const path = encodeURI(prefix).replace(/[?#]/g, (c) => encodeURIComponent(c));
-    return `file:${path}?vfs=${encodeURIComponent(this.name)}`;
+    let uri = `file:${path}?vfs=${encodeURIComponent(this.name)}`;
+    if (options.staleness !== undefined) {
+      uri += `&staleness=${checkStaleness(options.staleness, "staleness")}`;
+    }
+    if (options.at !== undefined) uri += `&mode=ro&at=${encodeAt(options.at)}`;
+    return uri;
   }
 
   /** Request and cache accounting since creation or {@linkcode S3VFS.resetStats}. */
@@ -256,6 +296,7 @@ export class S3VFS {
       bucket: this.bucket,
       blockSize: this.blockSize,
       concurrency: this.#concurrency,
+      ...(this.#leaseOff ? { lease: false as const } : {}),
     };
   }
 
@@ -339,6 +380,44 @@ export class S3VFS {
     const result = await deserialize(ctx, prefix, source, options);
     await this.#afterLoad(ctx, prefix);
     return result;
+  }
+
+  /**
+   * The kept commits of `prefix`, oldest first: txid, time, kind, object
+   * size, database size after it and pages changed. Each can be opened with
+   * `uri(prefix, { at: txid })` or made current with {@linkcode S3VFS.restore}.
+   *
+   * @example List a database's history
+   * ```ts
+   * import { S3VFS } from "@s3vfs/sqlite";
+   * using vfs = new S3VFS();
+   * for await (const c of vfs.history("my/path/cool.sqlite")) {
+   *   console.log(c.txid, c.time.toISOString(), c.kind, c.pagesChanged);
+   * }
+   * ```
+   */
+  history(prefix: string): AsyncIterable<HistoryEntry> {
+    checkName(prefix);
+    return history(this.#streams(), prefix);
+  }
+
+  /**
+   * Makes the state of `prefix` at a past txid or time current again, as one
+   * new commit (readers see it atomically; restoring the txid before it
+   * undoes it). Close this VFS's connections to `prefix` first. The whole
+   * past state is read and written once.
+   */
+  async restore(prefix: string, options: RestoreOptions): Promise<RestoreResult> {
+    const ctx = await this.#beforeLoad(prefix);
+    const result = await restore(ctx, prefix, options);
+    await this.#afterLoad(ctx, prefix);
+    return result;
+  }
+
+  /** The storage state of `prefix` (sizes, txids, checkpoint, history, lease), or null. */
+  info(prefix: string): Promise<DatabaseInfo | null> {
+    checkName(prefix);
+    return databaseInfo(this.#streams(), prefix);
   }
 
   /** {@linkcode S3VFS.serialize} into a local file (written completely or not at all). */

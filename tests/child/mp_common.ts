@@ -14,13 +14,16 @@
  * - `MP_MAX_ATTEMPTS`, `MP_TIMEOUT_MS`: S3 attempts per request and
  *   per-attempt timeout (default: the S3VFS defaults);
  * - `MP_COUNT`, `MP_DEADLINE_MS`: every loop stops after this many iterations
- *   or this many ms, whichever comes first.
+ *   or this many ms, whichever comes first;
+ * - `MP_LEASE`: `off` for `lease: false`, else the writer lease's idle time in
+ *   ms (default: the S3VFS default);
+ * - `MP_BUSY_TIMEOUT_MS`: `PRAGMA busy_timeout` of the connection (default 0).
  *
  * @module
  */
 
 import { Database } from "../../scripts/db_sqlite.ts";
-import { S3VFS } from "../../mod.ts";
+import { OPEN_READWRITE, S3VFS } from "../../mod.ts";
 
 export { Database, S3VFS };
 
@@ -59,12 +62,22 @@ export function openVfs(): S3VFS {
   const maxAttempts = Deno.env.get("MP_MAX_ATTEMPTS");
   const timeoutMs = Deno.env.get("MP_TIMEOUT_MS");
   const maxDirty = Deno.env.get("MP_MAX_DIRTY_BYTES");
+  const lease = Deno.env.get("MP_LEASE");
   return new S3VFS({
     bucket: need("MP_BUCKET"),
+    ...(lease ? { lease: lease === "off" ? false as const : { idleMs: Number(lease) } } : {}),
     ...(maxDirty ? { maxDirtyBytes: Number(maxDirty) } : {}),
     ...(maxAttempts ? { maxAttempts: Number(maxAttempts) } : {}),
     ...(timeoutMs ? { timeoutMs: Number(timeoutMs) } : {}),
   });
+}
+
+/** Opens `prefix` read-write through `vfs`, with `MP_BUSY_TIMEOUT_MS` as its busy timeout. */
+export function openWriter(vfs: S3VFS, prefix: string): Database {
+  const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+  const busy = num("MP_BUSY_TIMEOUT_MS", 0);
+  if (busy > 0) db.exec(`PRAGMA busy_timeout = ${busy}`);
+  return db;
 }
 
 const RAW = {
@@ -175,6 +188,8 @@ export interface LoopOptions {
   settle?(n: number, tok: string, stage: string, f: Failure): Promise<"acked" | "retry" | string>;
   /** After each acknowledged transaction. */
   acked?(n: number, acks: number): Promise<void>;
+  /** Between the body and COMMIT of transaction `n` (the transaction is open). */
+  beforeCommit?(n: number): Promise<void>;
 }
 
 /**
@@ -208,6 +223,7 @@ export async function transactionLoop(o: LoopOptions): Promise<LoopResult> {
       o.db.exec("BEGIN");
       stage = "body";
       o.body(n, tok);
+      await o.beforeCommit?.(n);
       stage = "commit";
       o.db.exec("COMMIT");
     } catch (e) {

@@ -17,8 +17,7 @@
  * @module
  */
 
-import { Database, emit, need, num, openVfs, runChild, transactionLoop } from "./mp_common.ts";
-import { OPEN_READWRITE } from "../../mod.ts";
+import { emit, need, num, openVfs, openWriter, runChild, transactionLoop } from "./mp_common.ts";
 
 async function main(): Promise<void> {
   const prefix = need("MP_PREFIX");
@@ -26,9 +25,10 @@ async function main(): Promise<void> {
   const deadline = Date.now() + num("MP_DEADLINE_MS", 20_000);
   const audit = Deno.env.get("MP_AUDIT") === "1";
   const maxConsecutiveFailures = num("MP_MAX_FAILURES", 500);
+  const pauseAt = num("MP_PAUSE_AT", 0);
 
   const vfs = openVfs();
-  const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+  const db = openWriter(vfs, prefix);
   const { acks, failures, busy, reason } = await transactionLoop({
     vfs,
     db,
@@ -38,6 +38,13 @@ async function main(): Promise<void> {
     body: (_n, tok) => {
       db.exec("UPDATE counter SET n = n + 1 WHERE id = 1");
       if (audit) db.exec("INSERT INTO inc(tok) VALUES (?)", tok);
+    },
+    // MP_PAUSE_AT=n: before COMMIT of transaction n, print {"inTx": n} and wait MP_PAUSE_MS
+    // (so the parent can SIGSTOP it inside a write transaction).
+    beforeCommit: async (n) => {
+      if (n !== pauseAt) return;
+      emit({ inTx: n });
+      await new Promise((r) => setTimeout(r, num("MP_PAUSE_MS", 500)));
     },
   });
   db.close();

@@ -1,0 +1,379 @@
+/**
+ * Time travel, sans-IO: the commits a database still keeps, and read-only
+ * snapshots at past txids. docs/history.md argues why the reads are right.
+ *
+ * {@linkcode listHistory} LISTs the log and reads the config and checkpoint
+ * record: the kept commits are the contiguous run of commit objects ending at
+ * the head. {@linkcode historyEntries} fetches the indexes of some of them
+ * (a small ranged GET each, concurrently) and describes each commit;
+ * {@linkcode resolveIn} turns a txid or a `Date` into a kept txid;
+ * {@linkcode openInListing} builds a frozen {@linkcode DbState} at that txid
+ * for `readBlocks`. {@linkcode listHistory} + {@linkcode resolveIn} is
+ * {@linkcode resolveAt}, and with {@linkcode openInListing} {@linkcode openAt}.
+ *
+ * A frozen state must never be refreshed or committed: it is a snapshot of the
+ * past. (It carries no proof, so a mistaken commit renews one first: a
+ * conflict, unless its txid is still the head, and never a commit into a
+ * past txid.)
+ *
+ * @module
+ */
+
+import { fetchCommit, type FetchedCommit, type FetchResult, isEffective } from "./commits.ts";
+import { HistoryGoneError, LogCorruptError, LogOpenError } from "./errors.ts";
+import type { CheckpointRecord, ConfigRecord } from "./format.ts";
+import { checkDatabaseName, logPrefix, txidOfLogKey } from "./keys.ts";
+import { coldOpen } from "./open.ts";
+import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
+import { floorSec } from "./rules.ts";
+import { applyCommit, type DbState } from "./snapshot.ts";
+import { listAll, type ListEntry, parallel, type Step } from "./store.ts";
+
+/** Bytes fetched first from each commit object: its index, and the blocks of a small commit. */
+export const HISTORY_PROBE_BYTES = 16 * 1024;
+
+/** Options of the history functions. */
+export interface HistoryOptions {
+  /** Bytes fetched first from each commit object. Default {@linkcode HISTORY_PROBE_BYTES}. */
+  probeBytes?: number;
+  /** Commit objects fetched at once. Default 32. */
+  concurrency?: number;
+}
+
+/** One kept commit object, as listed. */
+export interface KeptCommit {
+  /** Its txid. */
+  txid: number;
+  /** Last-Modified from the LIST (ms). */
+  lastModified: number;
+  /** Object size in bytes. */
+  bytes: number;
+}
+
+/** What {@linkcode listHistory} found: the kept commits and the range of openable txids. */
+export interface HistoryListing {
+  /** Database name. */
+  prefix: string;
+  /** Its config (provisional for a database never adopted). */
+  config: ConfigRecord;
+  /** False: no checkpoint record (Python's database, or not yet adopted): txid 0 only. */
+  adopted: boolean;
+  /** The checkpoint record, read after the LIST ({txid: 0, ...} when not adopted). */
+  checkpoint: CheckpointRecord;
+  /** Newest txid: the last listed commit, or the checkpoint if every commit was deleted. */
+  head: number;
+  /** Oldest kept commit (`head + 1` when none is kept). */
+  first: number;
+  /** Oldest txid a snapshot can be opened at: `first`, or `first - 1` when the checkpoint is there. */
+  oldest: number;
+  /** Commits `first..head`, oldest first. */
+  commits: KeptCommit[];
+  /** Server time of the LIST (ms). */
+  date: number;
+  /** Not adopted: the database at txid 0 (its base blocks). */
+  base?: DbState;
+}
+
+/** One commit of the history. */
+export interface HistoryEntry {
+  /** Its txid. */
+  txid: number;
+  /** When its object was written (server time, from the LIST). */
+  time: Date;
+  /** "commit": effective; "void": written too late, a no-op; "abort": a writer's abort marker. */
+  kind: "commit" | "void" | "abort";
+  /** Size of the commit object in bytes. */
+  bytes: number;
+  /** Database size after the commit (for "void" and "abort": before, which is the same). */
+  size: number;
+  /** Bytes of the blocks it changed, in pages (rounded up; 0 unless "commit"). */
+  pagesChanged: number;
+}
+
+/**
+ * LISTs the log, then reads config and checkpoint record: the kept commits.
+ * Null when there is no database at `prefix`. Cost: 1 LIST per 1,000 commit
+ * objects, then 2 GETs in one round trip (a never-adopted database: its cold
+ * open instead).
+ */
+export function* listHistory(prefix: string): Step<HistoryListing | null> {
+  checkDatabaseName(prefix);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const listing = yield* listAll(logPrefix(prefix));
+    let [config, ck] = (yield* parallel<ConfigRecord | null | CheckpointRead>([
+      readConfig(prefix),
+      readCheckpoint(prefix),
+    ])) as [ConfigRecord | null, CheckpointRead];
+    if (!ck.record) {
+      const base = yield* coldOpen(prefix);
+      if (!base) return null;
+      if (base.adopted) continue; // adopted meanwhile: list again
+      return {
+        prefix,
+        config: base.config,
+        adopted: false,
+        checkpoint: { txid: 0, size: base.size, pageSize: 0 },
+        head: 0,
+        first: 1,
+        oldest: 0,
+        commits: [],
+        date: base.provenAt,
+        base,
+      };
+    }
+    config ??= yield* readConfig(prefix); // written before the record: it exists now
+    if (!config) throw new LogCorruptError(`${prefix}: a checkpoint record without a config`);
+    return keptRun(prefix, config, ck.record, listing.entries, listing.date);
+  }
+  throw new LogCorruptError(`${prefix}: could not list a consistent history`);
+}
+
+/**
+ * The contiguous run of listed commit objects ending at the head. At or below
+ * the checkpoint a slot may hold a late re-creation of a deleted commit, not
+ * the original (protocol I3); one written more than 2M after its successor
+ * surely is one, so the run stops there.
+ */
+function keptRun(
+  prefix: string,
+  config: ConfigRecord,
+  ck: CheckpointRecord,
+  entries: ListEntry[],
+  date: number,
+): HistoryListing {
+  const slots = new Map<number, ListEntry>();
+  for (const e of entries) {
+    const t = txidOfLogKey(prefix, e.key);
+    if (t !== undefined && t >= 1) slots.set(t, e);
+  }
+  const head = Math.max(ck.txid, ...slots.keys());
+  const slack = 2 * config.timing.marginMs;
+  let first = head + 1;
+  while (slots.has(first - 1)) {
+    const s = first - 1;
+    const next = slots.get(first);
+    const late = next && floorSec(slots.get(s)!.lastModified) > floorSec(next.lastModified) + slack;
+    if (s <= ck.txid && late) break;
+    first = s;
+  }
+  const commits: KeptCommit[] = [];
+  for (let t = first; t <= head; t++) {
+    const e = slots.get(t)!;
+    commits.push({ txid: t, lastModified: e.lastModified, bytes: e.size });
+  }
+  const oldest = ck.txid <= first - 1 ? first - 1 : first;
+  return { prefix, config, adopted: true, checkpoint: ck, head, first, oldest, commits, date };
+}
+
+/**
+ * Fetches the indexes of `slots` (`concurrency` at a time). An entry is
+ * undefined when the slot no longer holds what was listed: deleted since,
+ * another object, or (at or below the checkpoint) maybe a late re-creation of
+ * a deleted commit: void and written more than R - 3M after its proof (I3:
+ * a re-creation lands more than R - M after it), so what decided that txid is
+ * unknown. Effective commits are never suspected (R - 3M > W).
+ */
+function* fetchKept(
+  listing: HistoryListing,
+  slots: KeptCommit[],
+  opts: HistoryOptions,
+): Step<(FetchedCommit | undefined)[]> {
+  const { prefix, config } = listing;
+  const { keepHistoryMs: r, marginMs: m } = config.timing;
+  const step = opts.concurrency ?? 32;
+  const out: (FetchedCommit | undefined)[] = [];
+  for (let k = 0; k < slots.length; k += step) {
+    const batch = slots.slice(k, k + step);
+    const got = yield* parallel<FetchResult>(
+      batch.map((s) =>
+        fetchCommit(prefix, s.txid, config.blockSize, opts.probeBytes ?? HISTORY_PROBE_BYTES)
+      ),
+    );
+    got.forEach((f, n) => {
+      const s = batch[n];
+      if (f.absent) {
+        out.push(undefined);
+        return;
+      }
+      const c = f.commit;
+      const moved = Math.abs(floorSec(c.lastModified) - floorSec(s.lastModified)) > m;
+      const lag = floorSec(c.lastModified) - floorSec(c.index.validatedAt);
+      const suspect = s.txid <= listing.checkpoint.txid && lag > r - 3 * m;
+      out.push(moved || suspect ? undefined : c);
+    });
+  }
+  return out;
+}
+
+/**
+ * Describes the kept commits `listing.commits[start .. start + count)`: one
+ * batch of an iteration over the history (fetches their indexes). A slot that
+ * no longer holds its original object (see `fetchKept`) is left out.
+ */
+export function* historyEntries(
+  listing: HistoryListing,
+  start = 0,
+  count: number = listing.commits.length - start,
+  opts: HistoryOptions = {},
+): Step<HistoryEntry[]> {
+  const slots = listing.commits.slice(start, start + count);
+  const fetched = yield* fetchKept(listing, slots, opts);
+  const out: HistoryEntry[] = [];
+  fetched.forEach((c, k) => {
+    if (!c) return;
+    const { index } = c;
+    const effective = isEffective(c, listing.config.timing);
+    const changed = effective ? index.blocks.reduce((n, b) => n + b.length, 0) : 0;
+    out.push({
+      txid: index.txid,
+      time: new Date(slots[k].lastModified),
+      kind: effective ? "commit" : index.kind === "abort" ? "abort" : "void",
+      bytes: slots[k].bytes,
+      size: effective ? index.size : index.prevSize,
+      pagesChanged: Math.ceil(changed / (index.pageSize || listing.config.blockSize)),
+    });
+  });
+  return out;
+}
+
+/**
+ * Every kept commit, oldest first, fetched in batches of `batch` (default 32)
+ * as the iteration goes. `run` drives a step (e.g. `(s) => runAsync(s, store)`).
+ */
+export async function* iterateHistory(
+  prefix: string,
+  run: <T>(step: Step<T>) => Promise<T>,
+  opts: HistoryOptions & { batch?: number } = {},
+): AsyncGenerator<HistoryEntry> {
+  const listing = await run(listHistory(prefix));
+  if (!listing) return;
+  const batch = opts.batch ?? 32;
+  for (let k = 0; k < listing.commits.length; k += batch) {
+    yield* await run(historyEntries(listing, k, batch, opts));
+  }
+}
+
+/**
+ * The txid of the snapshot `at` names in `listing`. A txid is taken as given
+ * if kept (`oldest..head`). A `Date` names the newest commit written at or
+ * before it (effective or not; the snapshot is the state after it); before
+ * every kept commit, the state before the first one when that is surely where
+ * it falls (nothing was deleted, or `at` is within R of the LIST: every
+ * deleted commit is older). Dates are compared with the server's clock: a
+ * date more than M past the LIST's `Date` (whole seconds) is in the future.
+ * Throws RangeError for a txid past the head, a bad txid or a future date,
+ * {@linkcode HistoryGoneError} for what is no longer kept.
+ */
+export function resolveIn(listing: HistoryListing, at: number | Date): number {
+  const { prefix, head, oldest, first } = listing;
+  const { keepHistoryMs, marginMs } = listing.config.timing;
+  if (typeof at === "number") {
+    if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`bad txid ${at}`);
+    if (at > head) throw new RangeError(`txid ${at} of ${prefix} is past its head, txid ${head}`);
+    if (at < oldest) throw new HistoryGoneError({ prefix, txid: at, oldest, keepHistoryMs });
+    return at;
+  }
+  const ms = at.getTime();
+  if (Number.isNaN(ms)) throw new RangeError("invalid Date");
+  if (ms >= floorSec(listing.date) + 1000 + marginMs) {
+    throw new RangeError(
+      `${at.toISOString()} is in the future of ${prefix} (server time ` +
+        `${new Date(listing.date).toISOString()})`,
+    );
+  }
+  let found = -1;
+  for (const c of listing.commits) if (c.lastModified <= ms) found = c.txid;
+  if (found < 0 && (first === 1 || ms >= listing.date - keepHistoryMs + 2 * marginMs)) {
+    found = first - 1;
+  }
+  if (found < oldest) {
+    throw new HistoryGoneError({
+      prefix,
+      txid: Math.max(found, 0),
+      oldest,
+      keepHistoryMs,
+      at: at.toISOString(),
+    });
+  }
+  return found;
+}
+
+/** {@linkcode listHistory}, then {@linkcode resolveIn}; LogOpenError when there is no database. */
+export function* resolveAt(prefix: string, at: number | Date): Step<number> {
+  return resolveIn(yield* needListing(prefix), at);
+}
+
+function* needListing(prefix: string): Step<HistoryListing> {
+  const listing = yield* listHistory(prefix);
+  if (!listing) throw new LogOpenError(`${prefix}: no database`);
+  return listing;
+}
+
+/**
+ * A frozen, read-only state at `at` (see {@linkcode resolveIn}), for
+ * `readBlocks`: `floor = head` = the txid, the newest version of each block
+ * among the effective kept commits up to it, and the size and page size
+ * then. Fetches the indexes of the kept commits up to the txid; throws
+ * {@linkcode HistoryGoneError} if one of them is gone since the listing.
+ */
+export function* openInListing(
+  listing: HistoryListing,
+  at: number | Date,
+  opts: HistoryOptions = {},
+): Step<DbState> {
+  const t = resolveIn(listing, at);
+  const { prefix, config, checkpoint: ck } = listing;
+  const probeBytes = opts.probeBytes ?? HISTORY_PROBE_BYTES;
+  const frozen = (head: number, size: number, pageSize: number): DbState => ({
+    prefix,
+    config,
+    adopted: true,
+    floor: head,
+    head,
+    size,
+    pageSize,
+    provenAt: 0, // no proof: a mistaken commit renews it and finds the slot taken
+    provenClock: -Infinity,
+    versions: new Map(),
+    cache: new Map(),
+    probeBytes,
+    frozen: true,
+  });
+  if (!listing.adopted) {
+    const base = listing.base!;
+    return { ...base, versions: new Map(), cache: new Map(base.cache), frozen: true };
+  }
+  if (t < listing.first) return frozen(t, ck.size, ck.pageSize); // t is the checkpoint's txid
+  const slots = listing.commits.slice(0, t - listing.first + 1);
+  const fetched = yield* fetchKept(listing, slots, opts);
+  const start = fetched.findLastIndex((c) => !c) + 1;
+  if (start === fetched.length && t === ck.txid) return frozen(t, ck.size, ck.pageSize);
+  if (start === fetched.length) {
+    throw new HistoryGoneError({
+      prefix,
+      txid: t,
+      oldest: t + 1,
+      keepHistoryMs: config.timing.keepHistoryMs,
+    });
+  }
+  const from = slots[start].txid;
+  const st = frozen(
+    from - 1,
+    fetched[start]!.index.prevSize,
+    ck.txid === from - 1 ? ck.pageSize : 0,
+  );
+  for (const c of fetched.slice(start)) applyCommit(st, c!);
+  if (st.pageSize === 0 && ck.txid >= from - 1 && ck.txid <= t) st.pageSize = ck.pageSize;
+  st.floor = st.head;
+  st.provenAt = 0;
+  return st;
+}
+
+/** {@linkcode listHistory}, then {@linkcode openInListing}; LogOpenError when there is no database. */
+export function* openAt(
+  prefix: string,
+  at: number | Date,
+  opts: HistoryOptions = {},
+): Step<DbState> {
+  return yield* openInListing(yield* needListing(prefix), at, opts);
+}
