@@ -10,7 +10,6 @@ import { cliArgs, cliEnv, runCli, runCliInPty } from "./_cli.ts";
 import { publishedFiles, servePackage } from "./_package_server.ts";
 import { startDelayProxy } from "../bench/proxy.ts";
 import { testS3Options } from "./_harness.ts";
-import { hasTimeTravel } from "../src/cli/api11.ts";
 import { COMMANDS } from "../src/cli/main.ts";
 
 const CHINOOK = await Deno.readFile(CHINOOK_PATH);
@@ -506,39 +505,82 @@ Deno.test("cli: shell runs statements and dot commands from stdin", async () => 
   deepEqual(JSON.parse(q.stdout), [{ n: 24 }]);
 });
 
-Deno.test("cli: history and restore", async () => {
+Deno.test("cli: history, query and export --at, restore", async () => {
   await using b = await freshBucket("cli-history");
   const url = `s3://${b.bucket}/h.db`;
   const path = await makeLocalDb(5);
   try {
+    const original = await Deno.readFile(path);
     equal((await runCli(["import", path, url])).code, 0);
+    equal((await runCli(["query", url, "DELETE FROM t WHERE id > 2", "--write"])).code, 0);
+    const history = await runCli(["history", url, "--json"]);
+    equal(history.code, 0, history.stderr);
+    const entries = JSON.parse(history.stdout);
+    deepEqual(
+      entries.map((e: { txid: number; kind: string; size: number }) => [e.txid, e.kind, e.size]),
+      [[1, "commit", original.length], [2, "commit", original.length]],
+    );
+    const table = await runCli(["history", url]);
+    match(table.stdout, /│ txid │ time\s+│ kind\s+│ bytes │ size\s+│ pages changed │/);
+    match(table.stdout, /│\s+2 │ \d{4}-\d\d-\d\dT[\d:.]+Z │ commit │/);
+
+    const count = async (extra: string[]): Promise<number> => {
+      const r = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json", ...extra]);
+      equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout)[0].n;
+    };
+    equal(await count([]), 2);
+    equal(await count(["--at", "1"]), 5);
+    equal(await count(["--at", entries[0].time]), 5, "at the time of txid 1");
+    equal(await count(["--at", entries[1].time]), 2, "at the time of txid 2");
+    const past = await runCli(["export", url, "-", "--at", "1"]);
+    equal(past.code, 0, past.stderr);
+    deepEqual(past.bytes, original, "export --at 1 gives the imported file back");
+    const rw = await runCli(["query", url, "DELETE FROM t", "--at", "1", "--write"]);
+    equal(rw.code, 2);
+    match(rw.stderr, /--at opens a past snapshot: no --write/);
+    const ahead = await runCli(["query", url, "SELECT 1", "--at", "9"]);
+    equal(ahead.code, 1);
+    match(
+      oneLineError(ahead.stderr),
+      /unable to open database file: .*txid 9 of h\.db is past its head, txid 2/,
+    );
+
+    const restore = await runCli(["restore", url, "--at", "1"]);
+    equal(restore.code, 0, restore.stderr);
+    match(restore.stdout, /^restored txid 1 \(8\.0 KiB\) as txid 3\n$/);
+    equal(await count([]), 5);
+    match(
+      (await runCli(["info", url])).stdout,
+      /│ history\s+│ 3 commit objects kept \(txids 1\.\.3\); snapshots from txid \d/,
+    );
   } finally {
     await Deno.remove(path);
   }
-  equal((await runCli(["query", url, "DELETE FROM t WHERE id > 2", "--write"])).code, 0);
-  const history = await runCli(["history", url, "--json"]);
-  if (!hasTimeTravel("history")) {
-    // This build of @s3vfs/sqlite predates time travel (issue 11): a clear error, exit 1.
-    equal(history.code, 1);
-    match(oneLineError(history.stderr), /has no S3VFS\.history/);
-    const restore = await runCli(["restore", url, "--at", "1"]);
-    equal(restore.code, 1);
-    match(oneLineError(restore.stderr), /has no S3VFS\.restore/);
-    return;
+});
+
+Deno.test("cli: ls and info show the writer lease while another process holds it", async () => {
+  await using b = await freshBucket("cli-lease");
+  const prefix = "leased.db";
+  const url = `s3://${b.bucket}/${prefix}`;
+  using vfs = testVfs(b.bucket);
+  const db = openDb(vfs, prefix);
+  db.exec("CREATE TABLE t (x)");
+  db.exec("INSERT INTO t VALUES (1)"); // the first write transaction takes the lease
+  try {
+    const ls = await runCli(["ls", `s3://${b.bucket}`]);
+    match(ls.stdout, new RegExp(`│ leased\\.db .*│ [^│]*:${Deno.pid} │`));
+    const info = await runCli(["info", url]);
+    match(info.stdout, new RegExp(`│ lease\\s+│ \\S+ \\([^)]* pid ${Deno.pid}, until \\d{4}-`));
+    const json = JSON.parse((await runCli(["info", url, "--json"])).stdout);
+    equal(json.lease.pid, Deno.pid);
+    equal(json.lease.live, true);
+  } finally {
+    db.close(); // releases the lease
   }
-  equal(history.code, 0, history.stderr);
-  const entries = JSON.parse(history.stdout);
-  deepEqual(entries.map((e: { txid: number; kind: string }) => [e.txid, e.kind]), [[1, "commit"], [
-    2,
-    "commit",
-  ]]);
-  const table = await runCli(["history", url]);
-  match(table.stdout, /│ txid │ time\s+│ kind\s+│ bytes │ size\s+│ pages changed │/);
-  const restore = await runCli(["restore", url, "--at", "1"]);
-  equal(restore.code, 0, restore.stderr);
-  equal(restore.stdout, "restored txid 1 as txid 3\n");
-  const q = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json"]);
-  deepEqual(JSON.parse(q.stdout), [{ n: 5 }]);
+  const after = await runCli(["info", url]);
+  match(after.stdout, new RegExp(`│ lease\\s+│ none \\(last: .* pid ${Deno.pid}, released\\)`));
+  match((await runCli(["ls", `s3://${b.bucket}`])).stdout, /│ leased\.db .*│ - +│/);
 });
 
 Deno.test("cli: the published files run the tool when imported over HTTP, as from JSR", async () => {

@@ -1,17 +1,17 @@
 /**
  * `checkpoint`, `history` and `restore`: the commit log's maintenance and
- * time travel (`S3VFS.checkpoint`, and issue 11's `S3VFS.history` and
- * `S3VFS.restore`).
+ * time travel (`S3VFS.checkpoint`, `S3VFS.history`, `S3VFS.restore`). A
+ * restore is one commit: Ctrl-C before it leaves the database as it was.
  *
  * @module
  */
 
 import { parseAt, parseLocation } from "./args.ts";
-import { timeTravel } from "./api11.ts";
 import type { Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { formatBytes, jsonReplacer, table } from "./format.ts";
 import { inspect } from "./inspect.ts";
+import { startProgress } from "./progress.ts";
 import type { Session } from "./session.ts";
 import type { S3VFS } from "../vfs/vfs.ts";
 
@@ -71,7 +71,7 @@ export const historyCommand: Command = {
   async run(s: Session): Promise<number> {
     const { vfs, prefix } = await openVfs(s, s.args.positionals[0], "history");
     const entries = [];
-    for await (const e of timeTravel(vfs, "history").history(prefix)) entries.push(e);
+    for await (const e of vfs.history(prefix)) entries.push(e);
     if (s.flag("json")) {
       s.out(JSON.stringify(entries, jsonReplacer, 2) + "\n");
       return 0;
@@ -102,8 +102,17 @@ export const restoreCommand: Command = {
     if (at === undefined) throw new UsageError("restore needs --at <txid|time>", "restore");
     const when = parseAt(at, "restore");
     const { vfs, prefix } = await openVfs(s, s.args.positionals[0], "restore");
-    const r = await timeTravel(vfs, "restore").restore(prefix, { at: when });
-    s.out(`restored txid ${r.from} as txid ${r.txid}\n`);
-    return 0;
+    const progress = startProgress(`restore ${prefix}`);
+    try {
+      const r = await s.interruptible(
+        s.args.positionals[0],
+        (signal) => vfs.restore(prefix, { at: when, signal, onProgress: progress.update }),
+      );
+      progress.stop();
+      s.out(`restored txid ${r.from} (${formatBytes(r.bytes)}) as txid ${r.txid}\n`);
+      return 0;
+    } finally {
+      progress.stop();
+    }
   },
 };

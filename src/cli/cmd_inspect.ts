@@ -1,13 +1,12 @@
 /**
  * `ls` and `info`: what is stored, read from the objects (see inspect.ts),
- * plus the writer lease from `S3VFS.info` where this version has it
- * (issue 11).
+ * with the history kept and the writer lease from `S3VFS.info`.
  *
  * @module
  */
 
 import { parseBucketUrl, parseLocation } from "./args.ts";
-import { hasTimeTravel, type LeaseInfo, timeTravel } from "./api11.ts";
+import type { DatabaseInfo, LeaseInfo } from "../../mod.ts";
 import type { Command } from "./command.ts";
 import { CliError } from "./errors.ts";
 import { formatBytes, jsonReplacer, keyValueTable, plural, table } from "./format.ts";
@@ -16,21 +15,21 @@ import type { Session } from "./session.ts";
 
 const JSON_OPTION = { json: { type: "boolean", help: "print JSON" } } as const;
 
-/** The lease of `prefix` (undefined: this version has no leases). */
-async function leaseOf(
-  s: Session,
-  bucket: string,
-  i: Inspection,
-): Promise<LeaseInfo | null | undefined> {
-  if (!hasTimeTravel("info")) return undefined;
+/** `S3VFS.info` of the inspected database (lease, history kept). */
+async function infoOf(s: Session, bucket: string, i: Inspection): Promise<DatabaseInfo | null> {
   const vfs = await s.vfs(bucket, i.config.blockSize);
-  return (await timeTravel(vfs, "info").info(i.prefix))?.lease ?? null;
+  return await vfs.info(i.prefix);
 }
 
 function leaseText(lease: LeaseInfo | null | undefined): string {
-  if (lease === undefined) return "-";
-  if (lease === null || lease.released || lease.expiresAt.getTime() < Date.now()) return "none";
-  return `${lease.holder} (${lease.host} pid ${lease.pid}, until ${lease.expiresAt.toISOString()})`;
+  if (!lease) return "none";
+  const who = `${lease.holder} (${lease.host || "?"} pid ${lease.pid}`;
+  if (lease.live) return `${who}, until ${lease.expiresAt.toISOString()})`;
+  return `none (last: ${who}, ${lease.released ? "released" : "expired"})`;
+}
+
+function leaseHolder(lease: LeaseInfo | null | undefined): string {
+  return lease?.live ? `${lease.host || "?"}:${lease.pid}` : "-";
 }
 
 /** `ls s3://bucket[/prefix]`. */
@@ -50,7 +49,7 @@ export const lsCommand: Command = {
     for (const name of names) {
       const i = await inspect(s.client(), bucket, name);
       if (!i) continue; // deleted meanwhile
-      rows.push({ i, lease: await leaseOf(s, bucket, i) });
+      rows.push({ i, lease: (await infoOf(s, bucket, i))?.lease ?? null });
     }
     if (s.flag("json")) {
       const out = rows.map(({ i, lease }) => ({
@@ -79,7 +78,7 @@ export const lsCommand: Command = {
           i.config.blockSize,
           i.adopted ? i.txid : "-",
           i.logLength,
-          leaseText(lease),
+          leaseHolder(lease),
         ]),
       ) + "\n",
     );
@@ -102,19 +101,27 @@ export const infoCommand: Command = {
     const loc = parseLocation(s.args.positionals[0], "info");
     const i = await inspect(s.client(), loc.bucket, loc.prefix);
     if (!i) throw new CliError(`no database at ${loc.url}`);
-    const lease = await leaseOf(s, loc.bucket, i);
+    const vfsInfo = await infoOf(s, loc.bucket, i);
+    const lease = vfsInfo?.lease ?? null;
     const h = i.header;
     const bs = i.config.blockSize;
     if (s.flag("json")) {
       const { state: _state, config, ...rest } = i;
-      const out = { database: loc.url, ...rest, blockSize: bs, timing: config.timing, lease };
+      const out = {
+        database: loc.url,
+        ...rest,
+        blockSize: bs,
+        historyFrom: vfsInfo?.historyFrom ?? null,
+        timing: config.timing,
+        lease,
+      };
       s.out(JSON.stringify(out, jsonReplacer, 2) + "\n");
       return 0;
     }
     const history = i.logTxids.length
-      ? `${plural(i.logTxids.length, "commit object")} kept, txids ${i.logTxids[0]}..${
+      ? `${plural(i.logTxids.length, "commit object")} kept (txids ${i.logTxids[0]}..${
         i.logTxids.at(-1)
-      }`
+      }); snapshots from txid ${vfsInfo?.historyFrom ?? "?"}`
       : "none kept";
     const rows: [string, unknown][] = [
       ["database", loc.url],

@@ -15,13 +15,18 @@ const SQL_OPTIONS = {
   json: { type: "boolean", help: "print rows as JSON" },
   csv: { type: "boolean", help: "print rows as CSV" },
   write: { type: "boolean", help: "open read-write (default: read-only)" },
+  at: {
+    type: "string",
+    value: "txid|time",
+    help: "read the database as it was then (see history)",
+  },
 } as const;
 
 /** `query s3://bucket/prefix "SQL"`. */
 export const queryCommand: Command = {
   name: "query",
   summary: "run SQL on a database in S3 and print the rows",
-  usage: 'query s3://bucket/prefix "SQL" [--json | --csv] [--write]',
+  usage: 'query s3://bucket/prefix "SQL" [--json | --csv] [--write | --at <txid|time>]',
   details: "Runs each statement of the SQL through @db/sqlite and prints the rows of those\n" +
     "that return rows. Read-only unless --write; each statement outside an explicit\n" +
     "transaction is its own commit.",
@@ -104,7 +109,7 @@ async function* readLines(bytes: ReadableStream<Uint8Array>): AsyncGenerator<str
 export const shellCommand: Command = {
   name: "shell",
   summary: "an interactive SQL prompt on a database in S3",
-  usage: "shell s3://bucket/prefix [--write] [--json | --csv]",
+  usage: "shell s3://bucket/prefix [--write | --at <txid|time>] [--json | --csv]",
   details: "Reads SQL from the terminal (or stdin): a statement runs when it ends with `;`.\n" +
     "Dot commands: .tables, .schema, .mode, .help, .quit. Read-only unless --write.\n" +
     "Not a terminal: exits 1 if a statement failed.",

@@ -15,7 +15,7 @@ import { runAsync } from "../log/driver.ts";
 import { readConfig } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { DeserializeResult } from "../streams/types.ts";
-import { type Location, parseLocation } from "./args.ts";
+import { type Location, parseAt, parseLocation } from "./args.ts";
 import type { Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { formatBytes } from "./format.ts";
@@ -107,11 +107,15 @@ export const importCommand: Command = {
 export const exportCommand: Command = {
   name: "export",
   summary: "write a database in S3 to a local SQLite file (or stdout)",
-  usage: "export s3://bucket/prefix <file|-> [--overwrite]",
+  usage: "export s3://bucket/prefix <file|-> [--overwrite] [--at <txid|time>]",
   details: "Writes one consistent snapshot as a plain SQLite file (`-`: stdout). The file is\n" +
     "written under a temporary name and renamed when complete: a failure or Ctrl-C leaves\n" +
-    "no partial file. An existing file is replaced only with --overwrite.",
-  options: OVERWRITE,
+    "no partial file. An existing file is replaced only with --overwrite. --at writes the\n" +
+    "database as it was at a past txid or time (see history).",
+  options: {
+    ...OVERWRITE,
+    at: { type: "string", value: "txid|time", help: "export the database as it was then" },
+  },
   positionals: ["source", "target"],
   async run(s: Session): Promise<number> {
     const [source, target] = s.args.positionals;
@@ -126,7 +130,12 @@ export const exportCommand: Command = {
     const progress = startProgress(`export ${loc.prefix}`);
     try {
       const bytes = await s.interruptible(target === "-" ? "stdout" : target, async (signal) => {
-        const options = { signal, onProgress: progress.update };
+        const at = s.option("at");
+        const options = {
+          signal,
+          onProgress: progress.update,
+          ...(at === undefined ? {} : { at: parseAt(at, "export") }),
+        };
         if (target !== "-") return (await vfs.serializeToFile(loc.prefix, target, options)).bytes;
         let n = 0;
         for await (const chunk of vfs.serialize(loc.prefix, options)) {

@@ -1,6 +1,7 @@
 /**
  * Running SQL on a database in S3 for `query` and `shell`: a connection
  * through `@db/sqlite` and the S3VFS (read-only unless `--write`), the SQL
+ * or a past snapshot of it with `--at`), the SQL
  * split into statements by SQLite's tokenizer, each one's rows rendered as a
  * table, JSON or CSV, and SQLite's failures explained (the S3 answer behind
  * an I/O error, `--write` for a read-only database).
@@ -10,12 +11,15 @@
 
 import { SQLITE_OPEN_READONLY, SQLITE_OPEN_READWRITE, SQLITE_OPEN_URI } from "../vfs/options.ts";
 import type { S3VFS } from "../vfs/vfs.ts";
-import { type Location, parseLocation } from "./args.ts";
-import { CliError, describeError } from "./errors.ts";
+import { type Location, parseAt, parseLocation } from "./args.ts";
+import { CliError, describeError, UsageError } from "./errors.ts";
 import { csvRows, jsonRows, table } from "./format.ts";
 import { inspect } from "./inspect.ts";
 import type { Session } from "./session.ts";
 import { type Database, type DbSqlite, splitStatements, type Statement } from "./sqlite.ts";
+
+/** How long a write waits for another process's writer lease (`PRAGMA busy_timeout`). */
+export const BUSY_TIMEOUT_MS = 10_000;
 
 /** How rows are printed. */
 export type OutputMode = "table" | "json" | "csv";
@@ -42,8 +46,20 @@ export async function connect(s: Session, url: string, command: string): Promise
   const sqlite = await s.sqlite();
   const vfs = await s.vfs(location.bucket, found.config.blockSize);
   const writable = s.flag("write");
+  const at = s.option("at");
+  if (at !== undefined && writable) {
+    throw new UsageError("--at opens a past snapshot: no --write", command);
+  }
   const flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_URI;
-  const db = new sqlite.Database(vfs.uri(location.prefix), { flags, int64: true });
+  const uri = vfs.uri(location.prefix, at === undefined ? {} : { at: parseAt(at, command) });
+  let db: Database;
+  try {
+    db = new sqlite.Database(uri, { flags, int64: true });
+  } catch (e) {
+    throw new CliError(describeError(e, vfs.lastError), { cause: e }); // why SQLite could not open it
+  }
+  // Another process's writer lease makes a write wait (SQLITE_BUSY) until it is given up.
+  if (writable) db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   return { location, sqlite, vfs, db, writable };
 }
 
