@@ -8,8 +8,10 @@
  * @module
  */
 
+import { equal, ok } from "node:assert/strict";
 import { DB_SQLITE_URL } from "../scripts/db_sqlite.ts";
 import { testS3Env } from "./_harness.ts";
+import { openLocal } from "./_vfs.ts";
 
 /** cli.ts and the project's deno.json. */
 export const CLI_PATH: string = new URL("../cli.ts", import.meta.url).pathname;
@@ -113,4 +115,24 @@ export async function runCliInPty(args: string[]): Promise<{ code: number; outpu
     code: r.code,
     output: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr),
   };
+}
+
+/** A local SQLite file with one table `t(id, x)` holding `rows` rows of `bytesPerRow` random bytes. */
+export async function makeLocalDb(rows: number, bytesPerRow = 100): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".sqlite" });
+  await Deno.remove(path);
+  const db = openLocal(path);
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB)");
+  db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows})
+    INSERT INTO t (x) SELECT randomblob(${bytesPerRow}) FROM n`);
+  db.close();
+  return path;
+}
+
+/** Asserts that `stderr` is one `error: ...` line (no stack) and returns it. */
+export function oneLineError(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
+  ok(lines[0].startsWith("error: "), stderr);
+  return lines[0];
 }
