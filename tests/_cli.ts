@@ -93,8 +93,14 @@ async function hasScript(): Promise<boolean> {
   }
 }
 
-/** Runs the CLI under a pseudo-terminal (stdout and stderr both go to it); what it printed. */
-export async function runCliInPty(args: string[]): Promise<{ code: number; output: string }> {
+/**
+ * Runs the CLI under a pseudo-terminal (stdin, stdout and stderr all on it;
+ * `input` is typed into it); what it printed.
+ */
+export async function runCliInPty(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; output: string }> {
   const line = [Deno.execPath(), ...cliArgs(args)].map(shellQuote).join(" ");
   const [program, programArgs] = await hasScript()
     ? ["script", ["-qfec", line, "/dev/null"]]
@@ -104,13 +110,19 @@ export async function runCliInPty(args: string[]): Promise<{ code: number; outpu
       "sys.exit(os.waitstatus_to_exitcode(s))",
       line,
     ]];
-  const r = await new Deno.Command(program, {
+  const child = new Deno.Command(program, {
     args: programArgs,
     env: cliEnv(),
-    stdin: "null",
+    stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input)); // typed into the terminal
+    await w.close();
+  }
+  const r = await child.output();
   return {
     code: r.code,
     output: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr),

@@ -9,7 +9,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { freshBucket } from "./_harness.ts";
 import { CHINOOK_PATH, FAST_TIMING, openDb, settle, testVfs } from "./_vfs.ts";
-import { makeLocalDb, oneLineError, runCli } from "./_cli.ts";
+import { makeLocalDb, oneLineError, runCli, runCliInPty } from "./_cli.ts";
 import { COMMANDS } from "../src/cli/main.ts";
 
 const CHINOOK = await Deno.readFile(CHINOOK_PATH);
@@ -213,6 +213,17 @@ Deno.test("cli: shell runs statements and dot commands from stdin", async () => 
   equal(write.code, 0, write.stderr);
   const q = await runCli(["query", url, "SELECT count(*) AS n FROM Genre", "--json"]);
   deepEqual(JSON.parse(q.stdout), [{ n: 24 }]);
+});
+
+Deno.test("cli: shell on a terminal prompts, continues statements and leaves on .quit", async () => {
+  await using b = await freshBucket("cli-shell-tty");
+  const url = `s3://${b.bucket}/tty.db`;
+  equal((await runCli(["import", CHINOOK_PATH, url])).code, 0);
+  const r = await runCliInPty(["shell", url], "SELECT count(*) AS n\n  FROM Artist;\n.quit\n");
+  equal(r.code, 0, r.output);
+  match(r.output, new RegExp(`${url.replace(/[./]/g, "\\$&")} \\(read-only\\), SQLite 3\\.`));
+  match(r.output, /s3vfs> +\.\.\.> /, "a prompt, then the continuation prompt");
+  match(r.output, /│ n +│\r?\n├─+┤\r?\n│ 275 │/);
 });
 
 Deno.test("cli: history, query and export --at, restore", async () => {
