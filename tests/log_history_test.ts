@@ -2,7 +2,9 @@
  * Time travel against the real MinIO (src/log/history.ts): blocks read at
  * every past txid equal what was committed then, across a checkpoint, a
  * shrink and a grow, an abort marker and a void commit; the history's kinds,
- * sizes and pages; dates resolved to txids; what retention takes away.
+ * sizes and pages; dates resolved to txids; what retention takes away; a
+ * snapshot whose block was folded over fails at open, and the `complete` flag
+ * says which; with graceMs = keepHistoryMs every kept snapshot reads.
  */
 
 import assert from "node:assert/strict";
@@ -20,8 +22,10 @@ import {
   HistoryGoneError,
   type HistoryListing,
   iterateHistory,
+  listAll,
   listHistory,
   logKey,
+  logPrefix,
   newPutId,
   openAt,
   openForWrite,
@@ -33,7 +37,9 @@ import {
   S3LogStore,
   type Step,
   type Timing,
+  txidOfLogKey,
 } from "../src/log/mod.ts";
+import { atRiskBlocks, type BlockChange, completeFlags } from "../src/log/history_blocks.ts";
 import { freshBucket, patternBytes } from "./_harness.ts";
 
 /** G 1 s, W 2 s, R 6 s, X 2 s, M 1 s: retention deletes folded commits 8 s old. */
@@ -212,6 +218,8 @@ Deno.test("history: past snapshots, entries and dates, across a checkpoint, shri
       [7, "commit", 56, 2],
     ],
   );
+  // Commit 1 wrote every block and every growth writes the new ones: nothing is read from the base.
+  assert.deepEqual(entries.map((e) => e.complete), [true, true, true, true, true, true, true]);
   for (const e of entries) {
     const h = await db.store.run({ kind: "head", key: logKey(db.prefix, e.txid) });
     assert.equal(e.bytes, h.size);
@@ -300,18 +308,20 @@ Deno.test("history: retention deletes old snapshots; a kept one reads what is ke
   await db.assertAt(4);
   // Snapshot 3: block 1 from commit 3, block 0 from the base (it holds txid 2,
   // the version at 3); block 2's version at 3 was commit 1's, deleted, and the
-  // base block holds txid 4 since the checkpoint: gone, never the wrong bytes.
-  const fresh3 = await db.run(openAt(db.prefix, 3));
-  fresh3.cache.clear();
-  assert.deepEqual(await db.run(readBlocks(fresh3, [0, 1])), [c.slice(0, 16), c.slice(16, 32)]);
-  await gone(db.run(readBlocks(fresh3, [2])), (e) => {
+  // base block holds txid 4 since the checkpoint: the open fails, naming it.
+  assert.deepEqual((await db.run(historyEntries(kept))).map((x) => x.complete), [false, true]);
+  await gone(db.run(openAt(db.prefix, 3)), (e) => {
+    assert.deepEqual([e.block, e.found, e.txid], [2, 4, 3]);
+    assert.match(e.message, /txid 3 of hist\/app\.db cannot be opened: block 2's version/);
+  });
+  // Opened before retention, read after: block 2 fails at the read, whatever the cache held.
+  at3.cache.clear();
+  assert.deepEqual(await db.run(readBlocks(at3, [0])), [c.slice(0, 16)]);
+  await gone(db.run(readBlocks(at3, [2])), (e) => {
     assert.deepEqual([e.block, e.found, e.txid], [2, 4, 3]);
     assert.match(e.message, /block 2 of hist\/app\.db at txid 3 is no longer kept/);
   });
-  // Opened before retention, read after: the same, whatever the cache held.
-  at3.cache.clear();
   assert.deepEqual(await db.run(readBlocks(at3, [1])), [c.slice(16, 32)]);
-  await gone(db.run(readBlocks(at3, [2])));
   // Snapshot 2, opened before retention: block 0's commit is gone but the base
   // holds exactly that version; blocks 1 and 2 were rewritten by 3 and 4.
   at2.cache.clear();
@@ -386,4 +396,185 @@ Deno.test("history: a Python database is txid 0 until adopted and folded", async
   adopted0.cache.clear();
   await gone(run(readBlocks(adopted0, [0])));
   assert.deepEqual(await run(readBlocks(adopted1, [0, 1])), [one, blocks[1]]);
+});
+
+Deno.test("history: a snapshot whose block was folded over fails at open; complete says which", async () => {
+  await using t = await newDb("hist-complete");
+  const { db } = t;
+  const a = patternBytes(48, 1); // blocks 0, 1, 2
+  await db.write(a); // 1
+  const b = a.slice();
+  b.set(patternBytes(16, 2), 0);
+  await db.write(b); // 2: block 0
+  await sleep(9000); // commits 1 and 2 will be older than R + M at the retention run
+  const c = b.slice();
+  c.set(patternBytes(16, 3), 16);
+  await db.write(c); // 3: block 1
+  const d = c.slice();
+  d.set(patternBytes(16, 4), 32);
+  await db.write(d); // 4: block 2
+  await sleep(3500);
+  assert.equal((await db.run(checkpoint(db.prefix, db.st.config))).kind, "folded"); // to 4
+  assert.equal((await db.run(retention(db.prefix, db.st.config))).commits, 2);
+  const e = d.slice();
+  e.set(patternBytes(16, 5), 0);
+  await db.write(e); // 5: block 0
+  await sleep(3500); // commit 5 is foldable (older than G + M), not folded yet
+
+  // Snapshot 3 reads blocks 0 and 2 from the base (their versions at 3 were
+  // commits 2 and 1, deleted); 4 rewrote block 2 and was folded, 5 rewrote
+  // block 0 and may be. Snapshot 4 reads block 0 from the base. 5 reads none.
+  const listing = (await db.run(listHistory(db.prefix)))!;
+  assert.deepEqual([listing.first, listing.head, listing.checkpoint.txid], [3, 5, 4]);
+  const entries = await db.run(historyEntries(listing));
+  assert.deepEqual(entries.map((x) => [x.txid, x.complete]), [[3, false], [4, false], [5, true]]);
+  const iterated = [];
+  for await (const x of iterateHistory(db.prefix, (s) => db.run(s), { batch: 1 })) iterated.push(x);
+  assert.deepEqual(iterated.map((x) => x.complete), [false, false, true]);
+
+  // At open, not at a later read: block 2 holds txid 4 (block 0 holds 2, still right).
+  await gone(db.run(openAt(db.prefix, 3)), (err) => {
+    assert.deepEqual([err.block, err.found, err.txid], [2, 4, 3]);
+    assert.match(
+      err.message,
+      /^txid 3 of hist\/app\.db cannot be opened: block 2's version at txid 3 is gone \(its base block holds txid 4/,
+    );
+    assert.match(err.message, /timing\.graceMs equal to timing\.keepHistoryMs/);
+  });
+  await gone(db.run(openAt(db.prefix, new Date(listing.commits[0].lastModified))), (err) => {
+    assert.deepEqual([err.block, err.txid], [2, 3]);
+    assert.match(err.message, /^\d{4}-\S+ \(txid 3\) of hist\/app\.db cannot be opened/);
+  });
+  // Not complete, but nothing was folded over block 0 yet: snapshot 4 opens and reads right.
+  const at4 = await db.run(openAt(db.prefix, 4));
+  assert.deepEqual(await db.readAll(at4, true), d);
+  await db.assertAt(4);
+  await db.assertAt(5); // complete
+  // Commit 5 folded: now snapshot 4 fails at open, and the state opened before fails at the read.
+  assert.equal((await db.run(checkpoint(db.prefix, db.st.config))).kind, "folded");
+  await gone(db.run(openAt(db.prefix, 4)), (err) => {
+    assert.deepEqual([err.block, err.found, err.txid], [0, 5, 4]);
+  });
+  at4.cache.clear();
+  assert.deepEqual(await db.run(readBlocks(at4, [1, 2])), [d.slice(16, 32), d.slice(32, 48)]);
+  await gone(db.run(readBlocks(at4, [0])), (err) => {
+    assert.deepEqual([err.block, err.found], [0, 5]);
+    assert.match(err.message, /block 0 of hist\/app\.db at txid 4 is no longer kept/);
+  });
+  const now = (await db.run(listHistory(db.prefix)))!;
+  assert.deepEqual(
+    (await db.run(historyEntries(now))).map((x) => [x.txid, x.complete]),
+    [[3, false], [4, false], [5, true]],
+  );
+  await db.assertAt(5);
+});
+
+Deno.test("history: with graceMs = keepHistoryMs every kept snapshot reads", async () => {
+  // G = R = 6 s: commits are folded and deleted only when older than 7 s.
+  const full: Timing = { ...FAST, graceMs: 6000, keepHistoryMs: 6000 };
+  await using t = await newDb("hist-full", full);
+  const { db } = t;
+  const logKeys = async (): Promise<number[]> =>
+    (await db.run(listAll(logPrefix(db.prefix)))).entries.map((e) =>
+      txidOfLogKey(db.prefix, e.key)!
+    );
+  const change = (txid: number, size: number, at: number, seed: number): Uint8Array => {
+    const next = new Uint8Array(size);
+    next.set(db.expected.get(txid)!.slice(0, size));
+    if (at < size) next.set(patternBytes(Math.min(16, size - at), seed), at);
+    return next;
+  };
+  /** Every listed snapshot opens and reads what was committed; returns the entries. */
+  const assertKept = async () => {
+    const listing = (await db.run(listHistory(db.prefix)))!;
+    for (let txid = listing.oldest; txid <= listing.head; txid++) await db.assertAt(txid);
+    return { listing, entries: await db.run(historyEntries(listing)) };
+  };
+  await db.write(patternBytes(64, 1)); // 1: blocks 0-3
+  await db.write(change(1, 64, 16, 2)); // 2: block 1
+  await db.write(change(2, 40, 40, 0)); // 3: shrink to 40 (block 2 cut to 8 bytes)
+  await sleep(4000);
+  await db.write(change(3, 72, 32, 4)); // 4: grow to 72 (blocks 2, 3, 4)
+  await db.write(change(4, 72, 0, 5)); // 5: block 0
+  await sleep(4500); // 1-3 are older than G + M, 4-5 are not
+  const f1 = await db.run(checkpoint(db.prefix, db.st.config));
+  assert.deepEqual(f1.kind === "folded" && [f1.from, f1.to], [0, 3]);
+  await db.write(change(5, 72, 48, 6)); // 6: block 3
+  await db.write(change(6, 72, 16, 7)); // 7: block 1
+  assert.equal((await db.run(retention(db.prefix, db.st.config))).commits, 3);
+  assert.deepEqual(await logKeys(), [4, 5, 6, 7]);
+  // Snapshot 3 reads every block from the base; 4 and 5 rewrote blocks 0 and 2
+  // but are not folded: every snapshot opens, and all are complete.
+  let { listing, entries } = await assertKept();
+  assert.deepEqual([listing.oldest, listing.first, listing.head], [3, 4, 7]);
+  assert.deepEqual(entries.map((x) => [x.txid, x.complete]), [[4, true], [5, true], [6, true], [
+    7,
+    true,
+  ]]);
+
+  await sleep(4000); // 4-5 are older than R + M, but not folded: retention keeps them
+  assert.equal((await db.run(retention(db.prefix, db.st.config))).commits, 0);
+  assert.deepEqual(await logKeys(), [4, 5, 6, 7]);
+  ({ listing, entries } = await assertKept());
+  assert.deepEqual([listing.oldest, listing.head], [3, 7]);
+  const f2 = await db.run(checkpoint(db.prefix, db.st.config));
+  assert.deepEqual(f2.kind === "folded" && [f2.from, f2.to], [3, 5]);
+  assert.equal((await db.run(retention(db.prefix, db.st.config))).commits, 2);
+  assert.deepEqual(await logKeys(), [6, 7]);
+  ({ listing, entries } = await assertKept());
+  assert.deepEqual([listing.oldest, listing.first, listing.head], [5, 6, 7]);
+  assert.deepEqual(entries.map((x) => [x.txid, x.complete]), [[6, true], [7, true]]);
+});
+
+Deno.test("history: complete flags agree with the at-risk blocks of each snapshot", () => {
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const bs = 4;
+  for (let round = 0; round < 400; round++) {
+    const changes: (BlockChange | null)[] = [];
+    let size = rand(40);
+    for (let k = 0, len = 1 + rand(12); k < len; k++) {
+      if (rand(12) === 0) {
+        changes.push(null); // left out: unknown
+        continue;
+      }
+      if (rand(6) === 0) {
+        changes.push({ prevSize: size, size, written: [] }); // void
+        continue;
+      }
+      const next = rand(3) === 0 ? rand(40) : size;
+      const [n0, n] = [Math.ceil(size / bs), Math.ceil(next / bs)];
+      const written = new Set(Array.from({ length: rand(3) }, () => rand(n + 1)));
+      for (let i = n0; i < n; i++) written.add(i); // grown
+      if (next !== size) written.add(n - 1).add(n0 - 1); // the last blocks change length
+      changes.push({
+        prevSize: size,
+        size: next,
+        written: [...written].filter((i) => i >= 0 && i < n).sort((x, y) => x - y),
+      });
+      size = next;
+    }
+    const flags = completeFlags(changes, bs);
+    const from = changes.findLastIndex((c) => c === null) + 1;
+    const known = new Set<number>();
+    changes.forEach((c, k) => {
+      if (k < from) return assert.equal(flags[k], false);
+      for (const i of c!.written) known.add(i);
+      const n = Math.ceil(c!.size / bs);
+      const later = changes.slice(k + 1);
+      const want: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const changed = later.some((u) =>
+          !u || u.written.includes(i) || i >= Math.ceil(u.size / bs)
+        );
+        if (!known.has(i) && changed) want.push(i);
+      }
+      const has = { has: (i: number) => known.has(i) && i < n };
+      assert.deepEqual(atRiskBlocks(has, c!.size, later, bs), want, `round ${round}, commit ${k}`);
+      assert.equal(flags[k], want.length === 0, `round ${round}, commit ${k}`);
+    });
+  }
 });

@@ -111,14 +111,15 @@ export class HistoryGoneError extends VfsError {
   readonly txid: number;
   /** Oldest txid a snapshot can be opened at, when known. */
   readonly oldest?: number;
-  /** The block that cannot be read at `txid`, for a read. */
+  /** The block that cannot be read at `txid` (found by a read, or by the open). */
   readonly block?: number;
-  /** The txid that block now holds, for a read. */
+  /** The txid that block now holds. */
   readonly found?: number;
 
   /**
    * Builds the error. `at`: how the snapshot was asked for when not by txid
-   * (e.g. an ISO date); `keepHistoryMs`: the database's R, for the message.
+   * (e.g. an ISO date); `keepHistoryMs`: the database's R, for the message;
+   * `atOpen`: the open found the block gone (else a read did).
    */
   constructor(init: {
     prefix: string;
@@ -128,16 +129,25 @@ export class HistoryGoneError extends VfsError {
     at?: string;
     block?: number;
     found?: number;
+    atOpen?: boolean;
   }) {
     const keep = `keepHistory ${duration(init.keepHistoryMs)}`;
-    const what = init.at ?? `txid ${init.txid}`;
-    const message = init.block !== undefined
+    const what = init.at ? `${init.at} (txid ${init.txid})` : `txid ${init.txid}`;
+    const message = init.block !== undefined && init.atOpen
+      ? `${what} of ${init.prefix} cannot be opened: block ${init.block}'s version at txid ` +
+        `${init.txid} is gone (its base block holds txid ${init.found} and the commit that ` +
+        `wrote it before is no longer kept); history is complete only for snapshots whose ` +
+        `blocks were all written by kept commits or not rewritten by a folded one since ` +
+        `(\`complete\` in the history); a database created with timing.graceMs equal to ` +
+        `timing.keepHistoryMs keeps every snapshot of the last keepHistory complete (${keep})`
+      : init.block !== undefined
       ? `block ${init.block} of ${init.prefix} at txid ${init.txid} is no longer kept: the base ` +
         `block now holds txid ${init.found} and the commit that wrote its version at txid ` +
         `${init.txid} was deleted (${keep})`
-      : `${what} of ${init.prefix} is no longer kept: history starts at txid ` +
+      : `${init.at ?? what} of ${init.prefix} is no longer kept: history starts at txid ` +
         `${init.oldest} (${keep})`;
-    super(message, { sqliteCode: init.block !== undefined ? SQLITE_IOERR_READ : SQLITE_CANTOPEN });
+    const read = init.block !== undefined && !init.atOpen;
+    super(message, { sqliteCode: read ? SQLITE_IOERR_READ : SQLITE_CANTOPEN });
     this.name = "HistoryGoneError";
     this.prefix = init.prefix;
     this.txid = init.txid;

@@ -19,9 +19,19 @@
  * @module
  */
 
-import { fetchCommit, type FetchedCommit, type FetchResult, isEffective } from "./commits.ts";
+import { isEffective } from "./commits.ts";
 import { HistoryGoneError, LogCorruptError, LogOpenError } from "./errors.ts";
 import type { CheckpointRecord, ConfigRecord } from "./format.ts";
+import {
+  atRiskBlocks,
+  changeOf,
+  checkAtRisk,
+  completeFlags,
+  fetchRanges,
+  foldedEnd,
+  HISTORY_PROBE_BYTES,
+  indexRange,
+} from "./history_blocks.ts";
 import { checkDatabaseName, logPrefix, txidOfLogKey } from "./keys.ts";
 import { coldOpen } from "./open.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
@@ -29,8 +39,7 @@ import { floorSec } from "./rules.ts";
 import { applyCommit, type DbState } from "./snapshot.ts";
 import { listAll, type ListEntry, parallel, type Step } from "./store.ts";
 
-/** Bytes fetched first from each commit object: its index, and the blocks of a small commit. */
-export const HISTORY_PROBE_BYTES = 16 * 1024;
+export { HISTORY_PROBE_BYTES };
 
 /** Options of the history functions. */
 export interface HistoryOptions {
@@ -88,6 +97,13 @@ export interface HistoryEntry {
   size: number;
   /** Bytes of the blocks it changed, in pages (rounded up; 0 unless "commit"). */
   pagesChanged: number;
+  /**
+   * The snapshot after it needs no base block that a commit after it, folded
+   * by the listing's time, may have rewritten: it opens, and every block reads
+   * (until such a commit is folded). False: it may still open (nothing folded
+   * over it yet); opening checks (docs/history.md, section 5).
+   */
+  complete: boolean;
 }
 
 /**
@@ -166,49 +182,13 @@ function keptRun(
 }
 
 /**
- * Fetches the indexes of `slots` (`concurrency` at a time). An entry is
- * undefined when the slot no longer holds what was listed: deleted since,
- * another object, or (at or below the checkpoint) maybe a late re-creation of
- * a deleted commit: void and written more than R - 3M after its proof (I3:
- * a re-creation lands more than R - M after it), so what decided that txid is
- * unknown. Effective commits are never suspected (R - 3M > W).
- */
-function* fetchKept(
-  listing: HistoryListing,
-  slots: KeptCommit[],
-  opts: HistoryOptions,
-): Step<(FetchedCommit | undefined)[]> {
-  const { prefix, config } = listing;
-  const { keepHistoryMs: r, marginMs: m } = config.timing;
-  const step = opts.concurrency ?? 32;
-  const out: (FetchedCommit | undefined)[] = [];
-  for (let k = 0; k < slots.length; k += step) {
-    const batch = slots.slice(k, k + step);
-    const got = yield* parallel<FetchResult>(
-      batch.map((s) =>
-        fetchCommit(prefix, s.txid, config.blockSize, opts.probeBytes ?? HISTORY_PROBE_BYTES)
-      ),
-    );
-    got.forEach((f, n) => {
-      const s = batch[n];
-      if (f.absent) {
-        out.push(undefined);
-        return;
-      }
-      const c = f.commit;
-      const moved = Math.abs(floorSec(c.lastModified) - floorSec(s.lastModified)) > m;
-      const lag = floorSec(c.lastModified) - floorSec(c.index.validatedAt);
-      const suspect = s.txid <= listing.checkpoint.txid && lag > r - 3 * m;
-      out.push(moved || suspect ? undefined : c);
-    });
-  }
-  return out;
-}
-
-/**
  * Describes the kept commits `listing.commits[start .. start + count)`: one
  * batch of an iteration over the history (fetches their indexes). A slot that
  * no longer holds its original object (see `fetchKept`) is left out.
+ * `complete` is as of the listing's time: for a commit older than the newest
+ * one foldable then, it needs the indexes of every kept commit up to that
+ * one, fetched by the first batch that needs them (and kept with the listing,
+ * for the next batches and {@linkcode openInListing}).
  */
 export function* historyEntries(
   listing: HistoryListing,
@@ -217,28 +197,43 @@ export function* historyEntries(
   opts: HistoryOptions = {},
 ): Step<HistoryEntry[]> {
   const slots = listing.commits.slice(start, start + count);
-  const fetched = yield* fetchKept(listing, slots, opts);
+  if (slots.length === 0) return [];
+  const { first, config } = listing;
+  const lo = slots[0].txid;
+  const hi = slots[slots.length - 1].txid;
+  const end = foldedEnd(listing, listing.date);
+  const memo = yield* fetchRanges(listing, lo < end ? [[first, end], [lo, hi]] : [[lo, hi]], opts);
+  if (lo < end) {
+    memo.flags ??= completeFlags(
+      indexRange(memo, first, end).map((c) => changeOf(c, config)),
+      config.blockSize,
+    );
+  }
   const out: HistoryEntry[] = [];
-  fetched.forEach((c, k) => {
-    if (!c) return;
+  for (const s of slots) {
+    const c = memo.slots.get(s.txid);
+    if (!c) continue;
     const { index } = c;
-    const effective = isEffective(c, listing.config.timing);
+    const effective = isEffective(c, config.timing);
     const changed = effective ? index.blocks.reduce((n, b) => n + b.length, 0) : 0;
     out.push({
       txid: index.txid,
-      time: new Date(slots[k].lastModified),
+      time: new Date(s.lastModified),
       kind: effective ? "commit" : index.kind === "abort" ? "abort" : "void",
-      bytes: slots[k].bytes,
+      bytes: s.bytes,
       size: effective ? index.size : index.prevSize,
-      pagesChanged: Math.ceil(changed / (index.pageSize || listing.config.blockSize)),
+      pagesChanged: Math.ceil(changed / (index.pageSize || config.blockSize)),
+      complete: s.txid >= end || memo.flags![s.txid - first],
     });
-  });
+  }
   return out;
 }
 
 /**
  * Every kept commit, oldest first, fetched in batches of `batch` (default 32)
- * as the iteration goes. `run` drives a step (e.g. `(s) => runAsync(s, store)`).
+ * as the iteration goes (the first batch also fetches every index `complete`
+ * needs: those up to the newest commit foldable at the listing's time). `run`
+ * drives a step (e.g. `(s) => runAsync(s, store)`).
  */
 export async function* iterateHistory(
   prefix: string,
@@ -313,8 +308,13 @@ function* needListing(prefix: string): Step<HistoryListing> {
  * A frozen, read-only state at `at` (see {@linkcode resolveIn}), for
  * `readBlocks`: `floor = head` = the txid, the newest version of each block
  * among the effective kept commits up to it, and the size and page size
- * then. Fetches the indexes of the kept commits up to the txid; throws
- * {@linkcode HistoryGoneError} if one of them is gone since the listing.
+ * then. Fetches the indexes of the kept commits up to the txid and of those
+ * after it that may be folded, then HEADs the base blocks at risk (read from
+ * the base, changed by such a commit; docs/history.md, section 5). Throws
+ * {@linkcode HistoryGoneError} if one of them holds a txid past the snapshot
+ * (its version there is gone), or if a commit up to the txid is gone since
+ * the listing. A fold after the open can still make a read fail (the same
+ * error, lazily).
  */
 export function* openInListing(
   listing: HistoryListing,
@@ -322,7 +322,7 @@ export function* openInListing(
   opts: HistoryOptions = {},
 ): Step<DbState> {
   const t = resolveIn(listing, at);
-  const { prefix, config, checkpoint: ck } = listing;
+  const { prefix, config, checkpoint: ck, first } = listing;
   const probeBytes = opts.probeBytes ?? HISTORY_PROBE_BYTES;
   const frozen = (head: number, size: number, pageSize: number): DbState => ({
     prefix,
@@ -343,29 +343,42 @@ export function* openInListing(
     const base = listing.base!;
     return { ...base, versions: new Map(), cache: new Map(base.cache), frozen: true };
   }
-  if (t < listing.first) return frozen(t, ck.size, ck.pageSize); // t is the checkpoint's txid
-  const slots = listing.commits.slice(0, t - listing.first + 1);
-  const fetched = yield* fetchKept(listing, slots, opts);
+  // One pass: the indexes up to t, and those after t that may be folded by the LIST's time.
+  let end = Math.max(t, foldedEnd(listing, listing.date));
+  let memo = yield* fetchRanges(listing, [[first, end]], opts);
+  const fetched = indexRange(memo, first, t);
   const start = fetched.findLastIndex((c) => !c) + 1;
-  if (start === fetched.length && t === ck.txid) return frozen(t, ck.size, ck.pageSize);
+  let st: DbState;
   if (start === fetched.length) {
-    throw new HistoryGoneError({
-      prefix,
-      txid: t,
-      oldest: t + 1,
-      keepHistoryMs: config.timing.keepHistoryMs,
-    });
+    if (t !== ck.txid) {
+      throw new HistoryGoneError({
+        prefix,
+        txid: t,
+        oldest: t + 1,
+        keepHistoryMs: config.timing.keepHistoryMs,
+      });
+    }
+    st = frozen(t, ck.size, ck.pageSize); // the record's state (t < first, or all before gone)
+  } else {
+    const from = first + start;
+    st = frozen(from - 1, fetched[start]!.index.prevSize, ck.txid === from - 1 ? ck.pageSize : 0);
+    for (const c of fetched.slice(start)) applyCommit(st, c!);
+    if (st.pageSize === 0 && ck.txid >= from - 1 && ck.txid <= t) st.pageSize = ck.pageSize;
+    st.floor = st.head;
+    st.provenAt = 0;
   }
-  const from = slots[start].txid;
-  const st = frozen(
-    from - 1,
-    fetched[start]!.index.prevSize,
-    ck.txid === from - 1 ? ck.pageSize : 0,
-  );
-  for (const c of fetched.slice(start)) applyCommit(st, c!);
-  if (st.pageSize === 0 && ck.txid >= from - 1 && ck.txid <= t) st.pageSize = ck.pageSize;
-  st.floor = st.head;
-  st.provenAt = 0;
+  // The fetches took time: commits foldable by the newest server time seen count too.
+  for (;;) {
+    let seen = listing.date;
+    for (const c of memo.slots.values()) if (c && c.date > seen) seen = c.date;
+    const more = foldedEnd(listing, seen);
+    if (more <= end) break;
+    memo = yield* fetchRanges(listing, [[end + 1, more]], opts);
+    end = more;
+  }
+  const after = indexRange(memo, t + 1, end).map((c) => changeOf(c, config));
+  const risky = atRiskBlocks(st.versions, st.size, after, config.blockSize);
+  yield* checkAtRisk(st, risky, typeof at === "number" ? undefined : at.toISOString(), opts);
   return st;
 }
 

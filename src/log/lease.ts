@@ -97,11 +97,13 @@ let hostName: string | undefined;
 /** An identity for this process: a new random holder id, the host name (if allowed) and pid. */
 export function localIdentity(ttlMs: number): LeaseIdentity {
   if (hostName === undefined) {
+    hostName = "";
     try {
-      hostName = Deno.hostname();
-    } catch {
-      hostName = ""; // no --allow-sys: the pid and holder id still tell processes apart
-    }
+      // Only when already allowed: never prompt. Without it the pid and holder id still tell.
+      if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
+        hostName = Deno.hostname();
+      }
+    } catch { /* no permission API or no host name */ }
   }
   return { holder: newPutId(), host: hostName, pid: Deno.pid, ttlMs };
 }
