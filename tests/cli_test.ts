@@ -242,8 +242,11 @@ Deno.test("cli: history, query and export --at, restore", async () => {
       [[1, "commit", original.length], [2, "commit", original.length]],
     );
     const table = await runCli(["history", url]);
-    match(table.stdout, /│ txid │ time\s+│ kind\s+│ bytes │ size\s+│ pages changed │/);
-    match(table.stdout, /│\s+2 │ \d{4}-\d\d-\d\dT[\d:.]+Z │ commit │/);
+    match(table.stdout, /│ txid │ time\s+│ kind\s+│ bytes │ size\s+│ pages changed │ complete │/);
+    match(
+      table.stdout,
+      /│\s+2 │ \d{4}-\d\d-\d\dT[\d:.]+Z │ commit │ +\d+ │ 8\.0 KiB │ +\d+ │ yes +│/,
+    );
 
     const count = async (extra: string[]): Promise<number> => {
       const r = await runCli(["query", url, "SELECT count(*) AS n FROM t", "--json", ...extra]);

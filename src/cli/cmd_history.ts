@@ -65,7 +65,8 @@ export const historyCommand: Command = {
   summary: "list the commits still kept (for restore and time travel)",
   usage: "history s3://bucket/prefix [--json]",
   details: "Oldest first: txid, time, kind (commit, void, abort), commit object size, database\n" +
-    "size after it and pages changed.",
+    "size after it, pages changed, and whether the snapshot after it is complete (yes: it\n" +
+    "opens and reads whole; maybe: opening checks that no checkpoint rewrote a block it needs).",
   options: { json: { type: "boolean", help: "print JSON" } },
   positionals: ["database"],
   async run(s: Session): Promise<number> {
@@ -78,10 +79,16 @@ export const historyCommand: Command = {
     }
     s.out(
       table(
-        ["txid", "time", "kind", "bytes", "size", "pages changed"],
-        entries.map((
-          e,
-        ) => [e.txid, e.time.toISOString(), e.kind, e.bytes, formatBytes(e.size), e.pagesChanged]),
+        ["txid", "time", "kind", "bytes", "size", "pages changed", "complete"],
+        entries.map((e) => [
+          e.txid,
+          e.time.toISOString(),
+          e.kind,
+          e.bytes,
+          formatBytes(e.size),
+          e.pagesChanged,
+          e.complete ? "yes" : "maybe",
+        ]),
       ) + "\n",
     );
     return 0;
