@@ -295,7 +295,10 @@ Deno.test("cli: ls and info show the writer lease while another process holds it
     const ls = await runCli(["ls", `s3://${b.bucket}`]);
     match(ls.stdout, new RegExp(`│ leased\\.db .*│ [^│]*:${Deno.pid} │`));
     const info = await runCli(["info", url]);
-    match(info.stdout, new RegExp(`│ lease\\s+│ \\S+ \\([^)]* pid ${Deno.pid}, until \\d{4}-`));
+    match(
+      info.stdout,
+      new RegExp(`│ lease\\s+│ \\S* pid ${Deno.pid}, generation 1, until \\d{4}-`),
+    );
     const json = JSON.parse((await runCli(["info", url, "--json"])).stdout);
     equal(json.lease.pid, Deno.pid);
     equal(json.lease.live, true);
@@ -303,6 +306,9 @@ Deno.test("cli: ls and info show the writer lease while another process holds it
     db.close(); // releases the lease
   }
   const after = await runCli(["info", url]);
-  match(after.stdout, new RegExp(`│ lease\\s+│ none \\(last: .* pid ${Deno.pid}, released\\)`));
+  match(
+    after.stdout,
+    new RegExp(`│ lease\\s+│ none \\(last held by \\S* pid ${Deno.pid}, released\\)`),
+  );
   match((await runCli(["ls", `s3://${b.bucket}`])).stdout, /│ leased\.db .*│ - +│/);
 });

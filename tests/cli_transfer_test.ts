@@ -27,7 +27,10 @@ Deno.test("cli: import -> ls / info -> query -> export gives back the same bytes
 
   const again = await runCli(["import", CHINOOK_PATH, url]);
   equal(again.code, 1);
-  match(oneLineError(again.stderr), /exist|overwrite/i);
+  match(
+    oneLineError(again.stderr),
+    /already holds a database \(1007616 bytes\); add --overwrite to replace it$/,
+  );
 
   const ls = await runCli(["ls", `s3://${b.bucket}`]);
   equal(ls.code, 0, ls.stderr);
@@ -174,7 +177,10 @@ Deno.test("cli: cp within a bucket and across buckets", async () => {
   }
   const refused = await runCli(["cp", src, `s3://${a.bucket}/copy.db`]);
   equal(refused.code, 1);
-  match(oneLineError(refused.stderr), /exist|overwrite/i);
+  match(
+    oneLineError(refused.stderr),
+    /copy\.db already holds a database .*; add --overwrite to replace it$/,
+  );
   const self = await runCli(["cp", src, src]);
   equal(self.code, 2);
   const missing = await runCli(["cp", `s3://${a.bucket}/nothing`, `s3://${a.bucket}/x`]);

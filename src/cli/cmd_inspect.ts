@@ -23,9 +23,11 @@ async function infoOf(s: Session, bucket: string, i: Inspection): Promise<Databa
 
 function leaseText(lease: LeaseInfo | null | undefined): string {
   if (!lease) return "none";
-  const who = `${lease.holder} (${lease.host || "?"} pid ${lease.pid}`;
-  if (lease.live) return `${who}, until ${lease.expiresAt.toISOString()})`;
-  return `none (last: ${who}, ${lease.released ? "released" : "expired"})`;
+  const who = `${lease.host || "?"} pid ${lease.pid}`;
+  if (lease.live) {
+    return `${who}, generation ${lease.generation}, until ${lease.expiresAt.toISOString()}`;
+  }
+  return `none (last held by ${who}, ${lease.released ? "released" : "expired"})`;
 }
 
 function leaseHolder(lease: LeaseInfo | null | undefined): string {

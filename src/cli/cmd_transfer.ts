@@ -38,6 +38,16 @@ async function targetBlockSize(
   return config?.blockSize ?? fallback;
 }
 
+/** The library's hint, in the tool's words. */
+function cliWords<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e) => {
+    if (e instanceof Error && e.message.includes("pass overwrite: true")) {
+      throw new CliError(e.message.replace("pass overwrite: true", "add --overwrite"));
+    }
+    throw e;
+  });
+}
+
 function summary(verb: string, r: DeserializeResult, loc: Location, from = ""): string {
   const what = `${formatBytes(r.bytes)} (${r.blocks} blocks)${from ? ` from ${from}` : ""}`;
   return `${verb} ${what} into ${loc.url} at txid ${r.txid}\n`;
@@ -90,9 +100,10 @@ export const importCommand: Command = {
       const result = await s.interruptible(`${loc.url}`, async (signal) => {
         const options = { overwrite: s.flag("overwrite"), signal, onProgress: progress.update };
         if (source === "-") {
-          return await vfs.deserialize(loc.prefix, abortable(Deno.stdin.readable, signal), options);
+          const stdin = abortable(Deno.stdin.readable, signal);
+          return await cliWords(vfs.deserialize(loc.prefix, stdin, options));
         }
-        return await vfs.deserializeFromFile(loc.prefix, source, options);
+        return await cliWords(vfs.deserializeFromFile(loc.prefix, source, options));
       });
       progress.stop();
       s.out(summary("imported", result, loc));
@@ -175,11 +186,11 @@ export const cpCommand: Command = {
     try {
       const result = await s.interruptible(dst.url, async (signal) => {
         const stream = srcVfs.serialize(src.prefix, { signal });
-        return await dstVfs.deserialize(dst.prefix, stream, {
+        return await cliWords(dstVfs.deserialize(dst.prefix, stream, {
           overwrite: s.flag("overwrite"),
           signal,
           onProgress: (p) => progress.update({ bytes: p.bytes, total: p.total ?? found.size }),
-        });
+        }));
       });
       progress.stop();
       s.out(summary("copied", result, dst, src.url));
