@@ -155,8 +155,9 @@ Deno.test("S3VFS imported from file: without --allow-read fails at once, naming 
   }
 });
 
-Deno.test("deno publish ships exactly the modules mod.ts reaches, plus README and deno.json", async () => {
+Deno.test("deno publish ships exactly the modules mod.ts and cli.ts reach, plus README and deno.json", async () => {
   const published = (await publishedFiles()).sort();
-  const reached = [...await reachableFrom("mod.ts")].sort();
+  const reached = new Set([...await reachableFrom("mod.ts"), ...await reachableFrom("cli.ts")]);
   deepEqual(published, [...reached, "README.md", "deno.json"].sort());
+  ok(published.includes("cli.ts") && published.includes("src/cli/main.ts"), "the CLI is published");
 });

@@ -10,6 +10,7 @@
  * | 3 | bridge; FFI; streams | `src/bridge/`, `src/ffi/`, `src/streams/` |
  * | 4 | the VFS | `src/vfs/` |
  * | 5 | public API | `mod.ts` |
+ * | 6 | the command-line tool (above the public API; nothing below imports it) | `cli.ts`, `src/cli/` |
  */
 
 import { deepEqual, ok } from "node:assert/strict";
@@ -20,16 +21,25 @@ const ROOT = new URL("../", import.meta.url);
 /** Rank and layer name of a project file (path relative to the root). */
 export function layerOf(path: string): { rank: number; layer: string } | undefined {
   if (path === "mod.ts") return { rank: 5, layer: "mod" };
+  if (path === "cli.ts") return { rank: 6, layer: "cli" };
   const m = /^src\/(?:([^/]+)\/)?[^/]+\.ts$/.exec(path);
   if (!m) return undefined;
   const folder = m[1];
   if (folder === undefined) return { rank: 0, layer: "leaf" };
-  const ranks: Record<string, number> = { s3: 1, log: 2, bridge: 3, ffi: 3, streams: 3, vfs: 4 };
+  const ranks: Record<string, number> = {
+    s3: 1,
+    log: 2,
+    bridge: 3,
+    ffi: 3,
+    streams: 3,
+    vfs: 4,
+    cli: 6,
+  };
   return folder in ranks ? { rank: ranks[folder], layer: folder } : { rank: -1, layer: folder };
 }
 
 async function sourceFiles(): Promise<string[]> {
-  const out: string[] = ["mod.ts"];
+  const out: string[] = ["mod.ts", "cli.ts"];
   async function walk(dir: string): Promise<void> {
     for await (const e of Deno.readDir(new URL(dir, ROOT))) {
       const p = `${dir}${e.name}`;
@@ -53,7 +63,7 @@ async function graph(): Promise<Map<string, string[]>> {
   return g;
 }
 
-Deno.test("src/ imports go down the layer order only", async () => {
+Deno.test("src/ and cli.ts imports go down the layer order only", async () => {
   const bad: string[] = [];
   for (const [from, deps] of await graph()) {
     const a = layerOf(from)!;
@@ -104,5 +114,8 @@ import { g } from "npm:g";`),
 Deno.test("layerOf() ranks the folders of src/", () => {
   deepEqual(layerOf("src/errors.ts"), { rank: 0, layer: "leaf" });
   deepEqual(layerOf("src/vfs/store.ts"), { rank: 4, layer: "vfs" });
+  deepEqual(layerOf("src/cli/main.ts"), { rank: 6, layer: "cli" });
+  deepEqual(layerOf("cli.ts"), { rank: 6, layer: "cli" });
+  ok(layerOf("mod.ts")!.rank < layerOf("cli.ts")!.rank, "the CLI sits above the public API");
   ok(layerOf("tests/x.ts") === undefined);
 });
