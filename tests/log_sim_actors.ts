@@ -20,6 +20,7 @@ import type { Timing } from "../src/log/rules.ts";
 import { type DbState, readBlocks, refresh } from "../src/log/snapshot.ts";
 import { clock, type Step } from "../src/log/store.ts";
 import { commit, type CommitOutcome, type Transaction } from "../src/log/writer.ts";
+import type { LeaseStats } from "./log_sim_lease_book.ts";
 import { counterOf, type Model } from "./log_sim_model.ts";
 import type { Rng, World, WorldStats } from "./log_sim_world.ts";
 
@@ -54,6 +55,8 @@ export interface RunStats extends WorldStats {
   voids: number;
   /** Commit objects re-created in an emptied slot (void). */
   recreated: number;
+  /** The writer lease (tests/log_sim_lease.ts). */
+  lease: LeaseStats;
 }
 
 /** The simulated database. */
@@ -108,7 +111,8 @@ export function* writer(env: Env, left: { tx: number }): Step<void> {
   }
 }
 
-function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
+/** Reads block 0 and two others at the snapshot, then changes the counter and random blocks. */
+export function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
   const { rng, model, blockSize: bs } = env;
   const old = st.size;
   let size = old;
@@ -142,7 +146,8 @@ function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
   return { putId: rng.id(), size, pageSize: PAGE, blocks };
 }
 
-function tooOld(env: Env, e: SnapshotTooOldError): void {
+/** Counts a "snapshot too old", which may only come more than G after the proof. */
+export function tooOld(env: Env, e: SnapshotTooOldError): void {
   env.stats.tooOld++;
   // The claim of docs/protocol.md: only a transaction older than G can meet a too-new block.
   if (e.observedAt - e.provenAt <= SIM_TIMING.graceMs) {

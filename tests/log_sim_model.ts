@@ -37,6 +37,8 @@ interface Landing {
   putId: string;
   effective: boolean;
   chunks: string[];
+  /** Its number in the order of store changes ({@linkcode Model.changes}). */
+  seq: number;
 }
 
 function fail(message: string): never {
@@ -67,6 +69,8 @@ export class Model {
   voids = 0;
   /** Commit objects re-created in a slot retention had emptied (all void). */
   recreated = 0;
+  /** Store changes seen so far (a logical clock of the store). */
+  changes = 0;
   readonly #history = new Map<number, Landing[]>();
   #checkpoint = -1;
   #maxBlock = -1;
@@ -95,6 +99,7 @@ export class Model {
 
   /** Checks one change of one key (the store's hook). */
   onChange(key: string, before?: StoredObject, after?: StoredObject): void {
+    this.changes++;
     const txid = txidOfLogKey(this.prefix, key);
     if (txid !== undefined) return after ? this.#landed(txid, after) : undefined;
     if (key === checkpointKey(this.prefix)) {
@@ -132,7 +137,7 @@ export class Model {
     const chunks = index.blocks.filter((b) => b.chunk !== undefined).map((b) =>
       stageKey(this.prefix, txid, index.putId, b.chunk!)
     );
-    prior.push({ putId: index.putId, effective, chunks: [...new Set(chunks)] });
+    prior.push({ putId: index.putId, effective, chunks: [...new Set(chunks)], seq: this.changes });
     this.#history.set(txid, prior);
     if (effective && this.failed.has(index.putId)) {
       fail(
@@ -212,6 +217,19 @@ export class Model {
         if (!this.store.objects.has(c)) fail(`staged chunk ${c} of unfolded log/${t} is gone`);
       }
     }
+  }
+
+  /**
+   * The effective commits past snapshot `head` that had landed by store change
+   * `seq` (void slots and abort markers are decided no-ops, not listed).
+   */
+  effectiveAfter(head: number, seq: number): { txid: number; putId: string }[] {
+    const out: { txid: number; putId: string }[] = [];
+    for (let t = head + 1; t <= this.head; t++) {
+      const first = this.#history.get(t)?.[0];
+      if (first?.effective && first.seq <= seq) out.push({ txid: t, putId: first.putId });
+    }
+    return out;
   }
 
   /** A reader's snapshot: at least `minHead` (all it could see when it began), right size. */

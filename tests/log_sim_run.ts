@@ -12,6 +12,7 @@ import { blockCount, blockKey, blockLength } from "../src/blocks.ts";
 import { checkpoint } from "../src/log/checkpoint.ts";
 import { runSync } from "../src/log/driver.ts";
 import { decodeCheckpoint } from "../src/log/format.ts";
+import { checkLeaseTtl } from "../src/log/lease.ts";
 import { checkpointKey, logPrefix, stagePrefix } from "../src/log/keys.ts";
 import { readConfig } from "../src/log/records.ts";
 import { retention } from "../src/log/retention.ts";
@@ -25,6 +26,8 @@ import {
   SIM_TIMING,
   writer,
 } from "./log_sim_actors.ts";
+import { leaseWriter } from "./log_sim_lease.ts";
+import { clockRate, LeaseBook, leaseStats } from "./log_sim_lease_book.ts";
 import { type DbVersion, Model } from "./log_sim_model.ts";
 import { MemStore } from "./log_sim_store.ts";
 import { type Faults, Rng, World } from "./log_sim_world.ts";
@@ -54,7 +57,11 @@ export function runSeed(seed: number): RunStats {
     initial = { size, blocks };
   }
   const model = new Model(store, PREFIX, blockSize, SIM_TIMING, initial);
-  store.onChange = (k, b, a) => model.onChange(k, b, a);
+  // Writer lease (drawn apart, so the seeds without it run as they always did): on for every
+  // writer, on for some, or off; a TTL of W + 4 M (the least), the default W + 4 M + 2 s, or more.
+  const lrng = new Rng(seed * 7919 + 17);
+  const leaseMode = lrng.pick(["off", "off", "off", "off", "off", "all", "all", "mixed"] as const);
+  const ttlMs = checkLeaseTtl(lrng.pick([8000, 10_000, 10_000, 15_000]), SIM_TIMING);
   // Fault profiles: none, the usual mix, long pauses (past R), lossy networks.
   const profile = rng.pick(["calm", "usual", "usual", "usual", "pauses", "lossy"] as const);
   const f = { calm: 0, usual: 1, pauses: 1, lossy: 3 }[profile];
@@ -70,7 +77,15 @@ export function runSeed(seed: number): RunStats {
     const p = rng.next();
     return p < long ? rng.int(15_000, 80_000) : p < 0.7 ? rng.int(300, 3000) : rng.int(3000, 15000);
   };
-  const world = new World(rng, store, faults, pauseMs, () => model.checkStore());
+  let book: LeaseBook | undefined;
+  const world = new World(rng, store, faults, pauseMs, () => {
+    model.checkStore();
+    book?.checkBeliefs();
+  });
+  store.onChange = (k, b, a) => {
+    model.onChange(k, b, a);
+    book?.onChange(k, b, a);
+  };
   const stats: RunStats = {
     ...world.stats,
     outcomes: { committed: 0, conflict: 0, expired: 0, aborted: 0, unknown: 0 },
@@ -83,17 +98,31 @@ export function runSeed(seed: number): RunStats {
     head: 0,
     voids: 0,
     recreated: 0,
+    lease: leaseStats(),
   };
+  if (leaseMode !== "off") {
+    book = new LeaseBook(world, store, model, ttlMs, stats.lease);
+    stats.lease.leaseSeeds = 1;
+  }
   const env = { rng, world, model, stats, blockSize, probeBytes: rng.pick([48, 4096]) };
 
   let names = 0;
-  const startWriter = (left: { tx: number; lives: number }): void => {
+  const startWriter = (left: { tx: number; lives: number }, leased: boolean): void => {
     const name = `writer${names++}`;
-    world.spawn(name, writer(env, left), () => {
-      if (left.lives-- > 0 && left.tx > 0) startWriter(left);
-    });
+    const again = (): void => {
+      if (left.lives-- > 0 && left.tx > 0) startWriter(left, leased);
+    };
+    if (!book || !leased) return world.spawn(name, writer(env, left), again);
+    const p = book.newProc(name);
+    world.spawn(name, leaseWriter(env, book, p, left), () => {
+      p.alive = false;
+      again();
+    }, clockRate(env, ttlMs));
   };
-  for (let w = rng.int(1, 3); w > 0; w--) startWriter({ tx: rng.int(3, 8), lives: 3 });
+  for (let w = rng.int(1, 3), k = 0; w > 0; w--, k++) {
+    const leased = leaseMode === "all" || (leaseMode === "mixed" && (k === 0 || rng.chance(0.5)));
+    startWriter({ tx: rng.int(3, 8), lives: 3 }, leased);
+  }
   for (let r = rng.int(1, 2); r > 0; r--) {
     const name = `reader${names++}`;
     world.spawn(name, reader(env, name, rng.int(3, 8)));

@@ -9,6 +9,9 @@
  *   LOG_SIM_SEED=1234 deno test -A tests/log_sim_test.ts
  *
  * `LOG_SIM_SEEDS` sets how many seeds the normal run covers (default 4000).
+ * Half the seeds run writers with the writer lease (tests/log_sim_lease.ts);
+ * `LOG_SIM_LEASE_PROBE=src` makes their renewal probe behave as
+ * src/vfs/writer_lease.ts does today (see `PROBE_MODE` there).
  *
  * @module
  */
@@ -25,7 +28,7 @@ function env(name: string): string | undefined {
   }
 }
 
-Deno.test("commit, refresh, readBlocks, checkpoint, retention: every invariant holds over thousands of simulated seeds with faults", () => {
+Deno.test("commit, refresh, readBlocks, checkpoint, retention, writer lease: every invariant holds over thousands of simulated seeds with faults", () => {
   const only = env("LOG_SIM_SEED");
   const seeds = only ? [Number(only)] : Array.from(
     { length: Number(env("LOG_SIM_SEEDS") ?? 4000) },
@@ -69,6 +72,16 @@ Deno.test("commit, refresh, readBlocks, checkpoint, retention: every invariant h
         "lost",
         "delay",
         "pause",
+        "leaseTakes",
+        "leaseRenewals",
+        "leaseTakeoversReleased",
+        "leaseTakeoversExpired",
+        "leaseBusy",
+        "leaseReleases",
+        "leaseHolderReads",
+        "leaseProbeHits",
+        "leaseLostAtCommit",
+        "leasePausesPastTtl",
       ]
     ) ok((total[k] ?? 0) > 0, `no run produced any "${k}"`);
   }

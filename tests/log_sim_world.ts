@@ -77,6 +77,10 @@ interface Actor {
   state: "ready" | "sleeping" | "dead" | "done";
   wakeAt: number;
   skew: number;
+  /** Local clock rate against the server's (1: the same). */
+  rate: number;
+  /** Server time at spawn (the local clock runs at `rate` from there). */
+  base: number;
   sleepAfterBatch?: number;
   onCrash?: () => void;
 }
@@ -111,8 +115,14 @@ export class World {
     readonly afterStep: () => void,
   ) {}
 
-  /** Adds an actor; `onCrash` runs if it crashes (to start a replacement process). */
-  spawn(name: string, gen: Step<void>, onCrash?: () => void): void {
+  /** Called whenever an actor's local clock is read (before the reading is handed over). */
+  onClock?: (name: string) => void;
+
+  /**
+   * Adds an actor; `onCrash` runs if it crashes (to start a replacement
+   * process); `rate` is its local clock's rate against the server's.
+   */
+  spawn(name: string, gen: Step<void>, onCrash?: () => void, rate = 1): void {
     this.actors.push({
       name,
       gen,
@@ -122,8 +132,26 @@ export class World {
       state: "ready",
       wakeAt: 0,
       skew: this.rng.int(-3_600_000, 3_600_000),
+      rate,
+      base: this.store.now,
       onCrash,
     });
+  }
+
+  /** The named actor's local monotonic clock now (its skew, its rate). */
+  localNow(name: string): number {
+    const a = this.actors.find((x) => x.name === name)!;
+    return this.#local(a);
+  }
+
+  #local(a: Actor): number {
+    const now = this.store.now;
+    return a.rate === 1 ? now + a.skew : a.skew + a.base + (now - a.base) * a.rate;
+  }
+
+  #clock(a: Actor): StoreResult {
+    this.onClock?.(a.name);
+    return { status: 200, clock: this.#local(a) };
   }
 
   /** Makes the named actor sleep `ms` of server time once its current batch is done. */
@@ -184,6 +212,13 @@ export class World {
       if (r.value.length > 0) {
         a.batch = r.value;
         a.pending = r.value.map((_, i) => i);
+        if (r.value.some((op) => op.kind !== "clock")) {
+          // A clock in a batch with requests is read before any of them is sent (as the drivers do).
+          a.pending = a.pending.filter((i) => r.value[i].kind !== "clock");
+          r.value.forEach((op, i) => {
+            if (op.kind === "clock") a.results[i] = this.#clock(a);
+          });
+        }
         return;
       }
     }
@@ -196,7 +231,7 @@ export class World {
     this.stats.ops++;
     let result: StoreResult;
     if (op.kind === "clock") {
-      result = { status: 200, clock: store.now + a.skew };
+      result = this.#clock(a);
     } else if (rng.chance(faults.crash)) {
       this.stats.faults.crash++;
       a.state = "dead";

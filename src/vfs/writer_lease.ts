@@ -26,7 +26,7 @@ import {
   readLease,
   releaseLease,
 } from "../log/lease.ts";
-import type { Timing } from "../log/rules.ts";
+import { freshEnough, type Timing } from "../log/rules.ts";
 import type { DbState } from "../log/snapshot.ts";
 import { parallel, type Step } from "../log/store.ts";
 
@@ -88,9 +88,9 @@ export class WriterLease {
    * round trip). Afterwards the snapshot is authoritative only if the lease
    * was held without a gap and the slot is still empty.
    */
-  renewIfDue(st: DbState, now: number): void {
+  renewIfDue(st: DbState, now: number): boolean {
     const t = st.config.timing;
-    if (!this.#held || now - this.#held.sentClock <= this.#renewEvery(t)) return;
+    if (!this.#held || now - this.#held.sentClock <= this.#renewEvery(t)) return true;
     const [att, probe] = this.run(
       parallel<unknown>([
         acquireLease(this.prefix, this.#identity(t), t, this.#held),
@@ -98,12 +98,15 @@ export class WriterLease {
       ] as Step<unknown>[]),
     ) as [LeaseAttempt, FetchResult];
     this.#take(att);
-    if (probe.absent) {
+    // A 404 proves the snapshot only within R - M of the last proof (docs/protocol.md 5): past
+    // that, the commit after it may have been folded and deleted; the next read refreshes.
+    if (probe.absent && freshEnough(st.provenAt, probe.date, t)) {
       st.provenAt = Math.max(st.provenAt, probe.date);
       st.provenClock = now;
     } else {
-      this.fresh = false; // a commit made without the lease: the next read refreshes
+      this.fresh = false; // a commit made without the lease, or an old proof: refresh
     }
+    return att.kind === "held" && att.continued;
   }
 
   /**
@@ -143,8 +146,9 @@ export class WriterLease {
         return null;
       }
       this.#take(att);
-    } else {
-      this.renewIfDue(st, now);
+    } else if (!this.renewIfDue(st, now)) {
+      this.fresh = false; // not held without a gap: not committed (docs/protocol.md 15)
+      return null;
     }
     return this.#held?.date ?? null;
   }
@@ -202,6 +206,7 @@ export class WriterLease {
     this.#timer = undefined;
     this.#held = null;
     this.fresh = false;
+    this.#me = localIdentity(0); // a new holder id: our old lease is not ours to renew at once
   }
 
   /** Gives the lease up (best effort) and stops the timer. */
