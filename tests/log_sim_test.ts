@@ -11,7 +11,8 @@
  * `LOG_SIM_SEEDS` sets how many seeds the normal run covers (default 4000).
  * Half the seeds run writers with the writer lease (tests/log_sim_lease.ts);
  * `LOG_SIM_LEASE_PROBE=src` makes their renewal probe behave as
- * src/vfs/writer_lease.ts does today (see `PROBE_MODE` there).
+ * src/vfs/writer_lease.ts did before the fix it found (a 404 taken as a
+ * proof however old; see `PROBE_MODE` in tests/log_sim_lease.ts).
  *
  * @module
  */
