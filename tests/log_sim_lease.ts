@@ -70,9 +70,9 @@ function take({ book, p }: Ctx, att: LeaseAttempt): void {
  * How a renewal's probe of `log/<head+1>` is used. "checked" (the default): its
  * 404 is a proof only when fresh (docs/protocol.md 5: past R - M after the
  * proof a 404 may be a folded and deleted commit; then the next read
- * refreshes, which consults the checkpoint record). "src": as
- * src/vfs/writer_lease.ts does today, a proof whatever its age, which loses
- * commits (`LOG_SIM_LEASE_PROBE=src LOG_SIM_SEED=3275`; stale snapshots: 578).
+ * refreshes, which consults the checkpoint record), as src/vfs/writer_lease.ts
+ * now does. "src": as it did before this simulation found the bug, a proof
+ * whatever its age, which loses commits (`LOG_SIM_LEASE_PROBE=src LOG_SIM_SEED=3275`; stale snapshots: 578).
  */
 export const PROBE_MODE: "src" | "checked" = (() => {
   try {
