@@ -37,15 +37,30 @@ export interface BenchReport {
   totalSeconds: number;
 }
 
-const WORKLOADS: [string, string, string][] = [
+/** [name, label, unit, the Python peer's counterpart (default: the same name)]. */
+const WORKLOADS: [string, string, string, string?][] = [
   ["bulk", "1. bulk load (one transaction)", "row"],
-  ["commits", "2. small commits (autocommit INSERT)", "commit"],
+  ["commits", "2a. small commits (autocommit INSERT), lease holder", "commit"],
+  ["commits-nolease", "2b. small commits, `lease: false`", "commit", "commits"],
   ["cold", "3a. point queries, cold", "query"],
-  ["warm", "3b. point queries, warm", "query"],
-  ["exclusive", "3c. point queries, warm, locking_mode=EXCLUSIVE", "query"],
+  ["warm", "3b. point queries, warm, reader (no lease)", "query"],
+  ["holder", "3c. point queries, warm, lease holder (the writing connection)", "query", "warm"],
+  ["stale", "3d. point queries, warm, reader with staleness 1000 ms", "query", "warm"],
+  ["exclusive", "3e. point queries, warm, locking_mode=EXCLUSIVE", "query"],
   ["scan", "4. full scan, cold", "scan"],
   ["deserialize", "5a. deserialize (file -> blocks)", "MiB"],
   ["serialize", "5b. serialize (blocks -> bytes)", "MiB"],
+];
+/** The writer lease's own costs (bench/sql_workloads.ts leaseCosts): [name, label]. */
+const LEASE_STEPS: [string, string][] = [
+  ["take", "take: `BEGIN IMMEDIATE` on a new VFS (refresh + take)"],
+  ["first-commit", "the first commit under it"],
+  ["active", "active: a single-row commit + 10 point queries every 100 ms"],
+  ["idle", "idle (no transaction)"],
+  ["after-idle", "first point query after the idle window"],
+  ["after-idle-commit", "then a single-row commit"],
+  ["release-close", "release: the last connection closes"],
+  ["release-idle", "release by the idle timer (`idleMs` 2000), 3 s asleep"],
 ];
 const TRANSFERS = new Set(["serialize", "deserialize"]);
 const MiB = 1024 * 1024;
@@ -161,6 +176,28 @@ export function checkTargets(s: SettingResults): TargetCheck[] {
       add(name, "throughput vs the raw ceiling", ">= 70%", `${(f * 100).toFixed(0)}%`, f >= 0.7);
     }
   }
+  const oh = find(c.ours, "holder"), fh = find(c.floor, "holder");
+  if (oh && fh) {
+    const x = perOp(oh) / perOp(fh);
+    add("holder", "time vs the local file (floor)", "<= 1.5x", fmtX(x), x <= 1.5);
+    const rq = oh.requests.total / oh.ops;
+    add("holder", "requests per query", "0", fmtN(rq), rq === 0);
+  }
+  if (oc && typeof oc.detail?.roundTrips === "number") {
+    // A lazy renewal adds one round trip to one transaction per 10 s (default timing).
+    const rt = oc.detail.roundTrips, renewals = Math.ceil(oc.ms / 10_000);
+    add(
+      "commits",
+      "round trips per commit (lease holder; renewals aside)",
+      `1 (+ ${renewals} renewal${renewals === 1 ? "" : "s"})`,
+      `${rt} for ${oc.ops}`,
+      rt <= oc.ops + renewals,
+    );
+    const most = Number(oc.detail.maxRequestsPerCommit);
+    if (!isNaN(most)) {
+      add("commits", "most requests in one commit", "<= 2", String(most), most <= 2);
+    }
+  }
   const ox = find(c.ours, "exclusive"), fx = find(c.floor, "exclusive");
   if (ox && fx) {
     const x = perOp(ox) / perOp(fx);
@@ -169,6 +206,17 @@ export function checkTargets(s: SettingResults): TargetCheck[] {
     add("exclusive", "requests per query", "0", fmtN(rq), rq === 0);
   }
   return out;
+}
+
+/** Requests per second of the lease steps that span a while (active: beyond the commits' PUTs). */
+function perSecond(name: string, r: WorkloadResult): string {
+  const s = r.ms / 1000;
+  if (name === "active") {
+    return `${(r.requests.total / s).toFixed(2)} (${
+      ((r.requests.total - r.ops) / s).toFixed(3)
+    } beyond 1 PUT per commit)`;
+  }
+  return name === "idle" || name === "release-idle" ? (r.requests.total / s).toFixed(3) : "-";
 }
 
 function settingMarkdown(s: SettingResults, targets: TargetCheck[]): string {
@@ -191,9 +239,9 @@ function settingMarkdown(s: SettingResults, targets: TargetCheck[]): string {
     "| workload | floor (local file) | ours (S3VFS, defaults) | Python sqlite-s3vfs | ceiling (raw S3Client, 64 in flight) | ours vs Python (speed-up) | ours vs floor (time ratio) | ours vs ceiling (share of its throughput) | target / reached |",
     "|---|---|---|---|---|---|---|---|---|",
   );
-  for (const [name, label, unit] of WORKLOADS) {
+  for (const [name, label, unit, peer] of WORKLOADS) {
     const o = find(c.ours, name),
-      p = find(c.python, name),
+      p = find(c.python, peer ?? name),
       f = find(c.floor, name),
       k = find(c.ceiling, name);
     const vsPy = o && p ? fmtX(perOp(p) / perOp(o)) : "-";
@@ -226,13 +274,38 @@ function settingMarkdown(s: SettingResults, targets: TargetCheck[]): string {
   }
   lines.push("", "Requests (per operation; whole-run totals for scans and transfers):", "");
   lines.push("| workload | ours | Python sqlite-s3vfs | ceiling |", "|---|---|---|---|");
-  for (const [name, label, unit] of WORKLOADS) {
-    if (name === "exclusive" && !find(c.ours, name)) continue;
+  for (const [name, label, unit, peer] of WORKLOADS) {
+    if (!find(c.ours, name)) continue;
     lines.push(
       `| ${label} | ${reqCell(find(c.ours, name), unit)} | ${
-        reqCell(find(c.python, name), unit)
+        reqCell(find(c.python, peer ?? name), unit)
       } | ${reqCell(find(c.ceiling, name), unit)} |`,
     );
+  }
+  if (c.lease?.length) {
+    lines.push(
+      "",
+      "The writer lease's own costs (ours; requests on the transactions' path, background checkpoints apart):",
+      "",
+      "| step | time | requests | per second | round trips | background requests |",
+      "|---|---|---|---|---|---|",
+    );
+    for (const [name, label] of LEASE_STEPS) {
+      const r = find(c.lease, name);
+      if (!r) continue;
+      const kinds = KINDS.filter(([k]) => r.requests[k] > 0).map(([k, l]) =>
+        `${l} ${r.requests[k]}`
+      );
+      const d = r.detail ?? {};
+      const extra = name === "active"
+        ? ` (${r.ops} commits; per transaction median ${d.medianMs} ms, max ${d.maxMs} ms)`
+        : "";
+      lines.push(
+        `| ${label} | ${fmtMs(r.ms)}${extra} | **${r.requests.total}**${
+          kinds.length ? ` (${kinds.join(", ")})` : ""
+        } | ${perSecond(name, r)} | ${d.roundTrips ?? "-"} | ${d.background ?? "-"} |`,
+      );
+    }
   }
   const o = c.ours ?? [];
   const det = o.filter((r) => r.detail).map((r) =>

@@ -33,7 +33,15 @@ import {
   type SettingResults,
   writeReport,
 } from "./report.ts";
-import { localTarget, runSqlWorkloads, s3vfsTarget } from "./sql_workloads.ts";
+import {
+  LEASE_ACTIVE_MS,
+  LEASE_IDLE_MS,
+  LEASE_SHORT_IDLE_MS,
+  leaseCosts,
+  localTarget,
+  runSqlWorkloads,
+  s3vfsTarget,
+} from "./sql_workloads.ts";
 import {
   ceilingTransfer,
   makeBigDb,
@@ -194,9 +202,26 @@ async function main(): Promise<void> {
         "at all) measures the SQL binding, not storage.",
       `Workload 1 inserts the rows with one \`INSERT ... SELECT\` over a recursive CTE inside BEGIN/COMMIT ` +
         `(id INTEGER PRIMARY KEY, k INTEGER with an index, payload = 100 hex characters), the same SQL for every contender.`,
+      "Workload 2a: the connection that created the schema and bulk-loaded, so the writer lease holder (lease on " +
+        "by default, taken at its first write); 2b: the same commits through a new VFS with `lease: false` " +
+        "(snapshot check + commit, as before issue 11).",
       "Workload 3: cold = a new VFS and connection (opening is timed), then the lookups, each its own autocommit " +
-        "SELECT; warm = the same ids again on that connection; exclusive = the same again after " +
-        "`PRAGMA locking_mode = EXCLUSIVE` and one untimed query that takes the lock.",
+        "SELECT; warm = the same ids again on that connection (a reader: it never wrote, so it holds no lease); " +
+        "holder = the same ids on the writing connection of workloads 1-2a right after its commits (one untimed " +
+        "pass first), while it holds the lease; stale = the reader's connection again with " +
+        "`PRAGMA s3vfs_staleness = 1000`; exclusive = the reader's connection again after " +
+        "`PRAGMA locking_mode = EXCLUSIVE` and one untimed query that takes the lock. The floor runs the same " +
+        "sequence (the lease and staleness do not apply to it).",
+      `Writer lease costs: a new VFS (defaults) on workload 1-4's database: \`BEGIN IMMEDIATE\` (refresh + take), ` +
+        `the first commit, ${
+          LEASE_ACTIVE_MS / 1000
+        } s of one single-row commit + 10 point queries every 100 ms, ` +
+        `${
+          LEASE_IDLE_MS / 1000
+        } s idle, the first query and commit after that, close (release); then a VFS with ` +
+        `\`lease: { idleMs: ${LEASE_SHORT_IDLE_MS} }\`: one commit, then ${
+          (LEASE_SHORT_IDLE_MS + 1000) / 1000
+        } s asleep (release by the idle timer).`,
       "Workload 4: a new VFS, open + `SELECT sum(length(payload)) FROM t` + close.",
       "Workload 5: deserialize a local SQLite file (4 KiB pages, 4,000-byte random blobs) into an empty prefix, " +
         "then serialize that prefix; ours = src/streams.ts deserialize/serialize with default settings " +
@@ -284,16 +309,16 @@ async function runSetting(
 ): Promise<Record<string, WorkloadResult[]>> {
   const z = setting.sizes;
   log(`ours: S3VFS, default settings [${elapsed()}]`);
-  const target = s3vfsTarget(
-    { endpoint, region, credentials, bucket },
-    `${setting.id}/ours/bench.db`,
-  );
+  const vfsOptions = { endpoint, region, credentials, bucket };
+  const target = s3vfsTarget(vfsOptions, `${setting.id}/ours/bench.db`);
   let ours: WorkloadResult[];
   try {
     ours = runSqlWorkloads(target, z);
   } finally {
     target.close();
   }
+  log(`ours: the writer lease's own costs [${elapsed()}]`);
+  const lease = await leaseCosts(vfsOptions, `${setting.id}/ours/bench.db`, z.rows);
   const file = `${work}/big-${setting.id}.db`;
   const bytes = makeBigDb(file, z.transferBytes);
   log(`transfer database: ${(bytes / 2 ** 20).toFixed(1)} MiB [${elapsed()}]`);
@@ -304,7 +329,7 @@ async function runSetting(
   const variant = await oursTransfer(env, `${setting.id}/ours64/big.db`, "ours c=64", 64);
   const ceiling = await ceilingTransfer(env, `${setting.id}/ceiling/big.db`, 64);
   await Deno.remove(file);
-  return { floor, ours, ceiling, "ours-c64": variant };
+  return { floor, ours, ceiling, "ours-c64": variant, lease };
 }
 
 if (import.meta.main) {

@@ -14,7 +14,6 @@ import { checkpoint } from "../log/checkpoint.ts";
 import { runAsync } from "../log/driver.ts";
 import { retention } from "../log/retention.ts";
 import { S3LogStore } from "../log/s3_store.ts";
-import type { StoreOp, StoreResult } from "../log/store.ts";
 import { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
 import {
@@ -37,10 +36,10 @@ import {
 let client: S3Client | undefined;
 let init: WorkerInit | undefined;
 let store: S3LogStore | undefined;
+/** Background work (checkpoints, retention) has its own client, counted in `background`. */
+let backgroundStore: S3LogStore | undefined;
 let stats: BridgeStats = newStats();
 let background: BridgeStats = newStats();
-/** Requests made by background work are counted in `background`, not `stats`. */
-let inBackground = 0;
 const pending = new Map<number, { ctrl: Int32Array; meta: Uint8Array; payload: Uint8Array[] }>();
 /** Databases with background work running, and whether another run was asked for meanwhile. */
 const maintaining = new Map<string, MaintainRequest | null>();
@@ -51,17 +50,24 @@ function newStats(): BridgeStats {
   return { requests: {}, bytesIn: 0, bytesOut: 0, retried: 0 };
 }
 
-/** A store whose requests count as background work. */
-const backgroundStore = {
-  run: async (op: StoreOp): Promise<StoreResult> => {
-    inBackground++;
-    try {
-      return await store!.run(op);
-    } finally {
-      inBackground--;
-    }
-  },
-};
+/** A client of `init` whose requests are counted in what `into` returns. */
+function countingClient(msg: WorkerInit, into: () => BridgeStats): S3Client {
+  return new S3Client({
+    endpoint: msg.endpoint,
+    region: msg.region,
+    credentials: msg.credentials,
+    forcePathStyle: msg.forcePathStyle,
+    timeoutMs: msg.timeoutMs,
+    maxAttempts: msg.maxAttempts,
+    onRequest: (e) => {
+      const s = into();
+      s.requests[e.kind] = (s.requests[e.kind] ?? 0) + 1;
+      s.bytesIn += e.bytesIn;
+      s.bytesOut += e.bytesOut;
+      if (e.attempts > 1) s.retried++;
+    },
+  });
+}
 
 async function runCall(
   ops: BridgeOp[],
@@ -100,14 +106,14 @@ async function maintain(req: MaintainRequest): Promise<void> {
   try {
     await runAsync(
       checkpoint(req.prefix, req.config, { concurrency: init!.concurrency }),
-      backgroundStore,
+      backgroundStore!,
     );
     const last = lastRetention.get(req.prefix) ?? -Infinity;
     if (performance.now() - last > req.config.timing.keepHistoryMs / 4) {
       lastRetention.set(req.prefix, performance.now());
       await runAsync(
         retention(req.prefix, req.config, { concurrency: init!.concurrency }),
-        backgroundStore,
+        backgroundStore!,
       );
     }
   } catch {
@@ -158,22 +164,9 @@ function serve(port: MessagePort, data: WorkerData): void {
     switch (msg.type) {
       case "init":
         init = msg;
-        client = new S3Client({
-          endpoint: msg.endpoint,
-          region: msg.region,
-          credentials: msg.credentials,
-          forcePathStyle: msg.forcePathStyle,
-          timeoutMs: msg.timeoutMs,
-          maxAttempts: msg.maxAttempts,
-          onRequest: (e) => {
-            const into = inBackground > 0 ? background : stats;
-            into.requests[e.kind] = (into.requests[e.kind] ?? 0) + 1;
-            into.bytesIn += e.bytesIn;
-            into.bytesOut += e.bytesOut;
-            if (e.attempts > 1) into.retried++;
-          },
-        });
+        client = countingClient(msg, () => stats);
         store = new S3LogStore(client, msg.bucket);
+        backgroundStore = new S3LogStore(countingClient(msg, () => background), msg.bucket);
         return;
       case "maintain":
         void maintain(msg);
