@@ -61,13 +61,14 @@ Deno.test({
       }
       ok(vfs.stats().requests.put > 0, "the data went to S3");
     }
-    // Created (config, checkpoint record) and committed twice (CREATE TABLE, the INSERTs), one
-    // commit object each; no block before a checkpoint, no journal.
+    // Created (config, checkpoint record), the writer lease, and committed twice (CREATE TABLE,
+    // the INSERTs), one commit object each; no block before a checkpoint, no journal.
     const keys: string[] = [];
     for await (const e of b.client.list(b.bucket)) keys.push(e.key);
     deepEqual(keys, [
       `${prefix}.s3vfs/checkpoint`,
       `${prefix}.s3vfs/config`,
+      `${prefix}.s3vfs/lease`,
       `${prefix}.s3vfs/log/00000000000000000001`,
       `${prefix}.s3vfs/log/00000000000000000002`,
     ]);
