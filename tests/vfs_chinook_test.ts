@@ -216,9 +216,10 @@ for (const blockSize of [4096, 4097, 65536]) {
       [
         `${prefix}.s3vfs/checkpoint`,
         `${prefix}.s3vfs/config`,
+        `${prefix}.s3vfs/lease`,
         `${prefix}.s3vfs/log/00000000000000000001`,
       ],
-      "config, checkpoint record, one commit object (and staged chunks of a big commit)",
+      "config, checkpoint record, the writer lease, one commit object (and staged chunks)",
     );
     const localPath = await writeTemp(original);
     try {

@@ -279,6 +279,7 @@ Deno.test("S3VFS interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, 
       deepEqual(await companions(b, prefix), [
         `${prefix}.s3vfs/checkpoint`,
         `${prefix}.s3vfs/config`,
+        `${prefix}.s3vfs/lease`,
         `${prefix}.s3vfs/log/00000000000000000001`,
       ]);
       deepEqual(await entries(b, prefix), before, "blocks untouched by the commit");
