@@ -45,6 +45,12 @@ const WORKLOADS: [string, string, string, string?][] = [
   ["cold", "3a. point queries, cold", "query"],
   ["warm", "3b. point queries, warm, reader (no lease)", "query"],
   ["holder", "3c. point queries, warm, lease holder (the writing connection)", "query", "warm"],
+  [
+    "holder-settled",
+    "3c'. the same, 5 s later (background checkpoints done)",
+    "query",
+    "warm",
+  ],
   ["stale", "3d. point queries, warm, reader with staleness 1000 ms", "query", "warm"],
   ["exclusive", "3e. point queries, warm, locking_mode=EXCLUSIVE", "query"],
   ["scan", "4. full scan, cold", "scan"],
@@ -182,6 +188,11 @@ export function checkTargets(s: SettingResults): TargetCheck[] {
     add("holder", "time vs the local file (floor)", "<= 1.5x", fmtX(x), x <= 1.5);
     const rq = oh.requests.total / oh.ops;
     add("holder", "requests per query", "0", fmtN(rq), rq === 0);
+  }
+  const os = find(c.ours, "holder-settled"), fs = find(c.floor, "holder-settled");
+  if (os && fs) {
+    const x = perOp(os) / perOp(fs);
+    add("holder-settled", "time vs the local file (floor)", "<= 1.5x", fmtX(x), x <= 1.5);
   }
   if (oc && typeof oc.detail?.roundTrips === "number") {
     // A lazy renewal adds one round trip to one transaction per 10 s (default timing).
