@@ -333,6 +333,19 @@ Deno.test("S3VFS errors: constructor arguments", () => {
   throws(() => new S3VFS({ ...s3, bucket: "b", timeoutMs: 0 }), RangeError);
   throws(() => new S3VFS({ ...s3, bucket: "b", cacheBytes: -1 }), RangeError);
   throws(() => new S3VFS({ ...s3, bucket: "b", endpoint: "ftp://x" }), TypeError);
+  // The writer lease and staleness (issue 11): a TTL below W + 4 M, bad numbers, a bad shape.
+  throws(
+    () => new S3VFS({ ...s3, bucket: "b", lease: { ttlMs: 10_000 } }),
+    (e: unknown) => e instanceof RangeError && /maxCommitLagMs \+ 4 \* marginMs/.test(e.message),
+  );
+  throws(() => new S3VFS({ ...s3, bucket: "b", lease: { ttlMs: 40_500 } }), RangeError);
+  throws(() => new S3VFS({ ...s3, bucket: "b", lease: { idleMs: -1 } }), RangeError);
+  // @ts-expect-error: not a lease option
+  throws(() => new S3VFS({ ...s3, bucket: "b", lease: true }), TypeError);
+  throws(() => new S3VFS({ ...s3, bucket: "b", staleness: -1 }), RangeError);
+  throws(() => new S3VFS({ ...s3, bucket: "b", checkpointEvery: 0 }), RangeError);
+  throws(() => new S3VFS({ ...s3, bucket: "b", maxDirtyBytes: 10 }), RangeError);
+  throws(() => new S3VFS({ ...s3, bucket: "b", timing: { graceMs: 1500 } }), RangeError);
   // Missing bucket (and none in the environment).
   const saved = Deno.env.get("S3VFS_BUCKET");
   Deno.env.delete("S3VFS_BUCKET");

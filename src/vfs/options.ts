@@ -10,9 +10,10 @@ import {
   SQLITE_OPEN_READWRITE,
   SQLITE_OPEN_URI,
 } from "../ffi/constants.ts";
+import { checkBlockSize, DEFAULT_BLOCK_SIZE } from "../blocks.ts";
 import { checkLeaseTtl } from "../log/lease.ts";
-import type { Timing } from "../log/rules.ts";
-import type { S3ConnectionOptions } from "../s3/config.ts";
+import { checkTiming, DEFAULT_TIMING, type Timing } from "../log/rules.ts";
+import { type ResolvedS3Config, resolveS3Config, type S3ConnectionOptions } from "../s3/config.ts";
 
 /** Options of `new S3VFS(...)`. Unset connection fields come from the environment. */
 export interface S3VFSOptions extends S3ConnectionOptions {
@@ -129,3 +130,87 @@ export {
 export const OPEN_READWRITE: number = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
 /** Open flags for a read-only connection by {@linkcode S3VFS.uri}. */
 export const OPEN_READONLY: number = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+
+/** Every option of an S3VFS, checked and with its default, before anything starts. */
+export interface ResolvedVfsOptions {
+  /** Bucket. */
+  bucket: string;
+  /** Endpoint, region, credentials, timeouts. */
+  s3: ResolvedS3Config;
+  /** Block size of new databases. */
+  blockSize: number;
+  /** Requests in flight per batch. */
+  concurrency: number;
+  /** Cache budget in bytes. */
+  cacheBytes: number;
+  /** Read-ahead window, or null. */
+  readAhead: { initial: number; max: number } | null;
+  /** Timing recorded in new databases (undefined: the defaults). */
+  timing?: Timing;
+  /** Commits between background checkpoint requests. */
+  checkpointEvery: number;
+  /** Bytes of changed blocks kept in memory. */
+  spillBytes: number;
+  /** Writer lease settings, or null (off). */
+  lease: { ttlMs?: number; idleMs: number } | null;
+  /** Staleness bound of read transactions. */
+  staleness: number;
+  /** Upper bound on one bridge call. */
+  bridgeTimeoutMs: number;
+}
+
+/**
+ * Checks every option of `new S3VFS(options)` and fills in the defaults:
+ * TypeError or RangeError naming the option, before the library is loaded or
+ * the worker started.
+ */
+export function resolveVfsOptions(options: S3VFSOptions): ResolvedVfsOptions {
+  const s3 = resolveS3Config(options);
+  let bucket = options.bucket;
+  if (bucket === undefined) {
+    try {
+      bucket = Deno.env.get("S3VFS_BUCKET");
+    } catch { /* no env permission */ }
+  }
+  if (!bucket) throw new TypeError("S3VFS needs a bucket: pass `bucket` or set S3VFS_BUCKET");
+  const blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
+  if (blockSize < 512) {
+    throw new RangeError(`blockSize must be at least 512 for a VFS, got ${blockSize}`);
+  }
+  const concurrency = options.concurrency ?? 64;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  }
+  const readAhead = options.readAhead === false ? null : {
+    initial: options.readAhead?.initial ?? 4,
+    max: options.readAhead?.max ?? 64,
+  };
+  if (readAhead && !(readAhead.initial >= 1 && readAhead.max >= readAhead.initial)) {
+    throw new RangeError(`readAhead needs 1 <= initial <= max, got ${JSON.stringify(readAhead)}`);
+  }
+  const timing = options.timing ? checkTiming({ ...DEFAULT_TIMING, ...options.timing }) : undefined;
+  const checkpointEvery = options.checkpointEvery ?? 32;
+  if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
+    throw new RangeError(`checkpointEvery must be a positive integer, got ${checkpointEvery}`);
+  }
+  const spillBytes = options.maxDirtyBytes ?? 64 * 1024 * 1024;
+  if (!(spillBytes >= blockSize)) {
+    throw new RangeError(
+      `maxDirtyBytes must be at least the block size, got ${options.maxDirtyBytes}`,
+    );
+  }
+  return {
+    bucket,
+    s3,
+    blockSize,
+    concurrency,
+    cacheBytes: options.cacheBytes ?? 64 * 1024 * 1024,
+    readAhead,
+    timing,
+    checkpointEvery,
+    spillBytes,
+    lease: resolveLease(options.lease, timing ?? DEFAULT_TIMING),
+    staleness: checkStaleness(options.staleness ?? 0, "staleness"),
+    bridgeTimeoutMs: options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000,
+  };
+}

@@ -11,18 +11,16 @@
  * @module
  */
 
-import { checkBlockSize, DEFAULT_BLOCK_SIZE } from "../blocks.ts";
 import { Bridge } from "../bridge/caller.ts";
 import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
 import { runAsync, runSync } from "../log/driver.ts";
 import { readConfig } from "../log/records.ts";
-import { checkTiming, DEFAULT_TIMING, type Timing } from "../log/rules.ts";
+import type { Timing } from "../log/rules.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { StoreOp } from "../log/store.ts";
 import { BlockCache } from "./cache.ts";
 import { VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
-import { resolveS3Config } from "../s3/config.ts";
 import { StatsCounter, type VfsStats } from "./stats.ts";
 import type { LogContext } from "./log_file.ts";
 import { S3Client } from "../s3/client.ts";
@@ -43,7 +41,12 @@ import {
   type SerializeToObjectOptions,
   type SerializeToObjectResult,
 } from "../streams/mod.ts";
-import { checkStaleness, resolveLease, type S3VFSOptions, type UriOptions } from "./options.ts";
+import {
+  checkStaleness,
+  resolveVfsOptions,
+  type S3VFSOptions,
+  type UriOptions,
+} from "./options.ts";
 import { VfsFacade } from "./facade.ts";
 import {
   type DatabaseInfo,
@@ -118,33 +121,15 @@ export class S3VFS {
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
-    const s3 = resolveS3Config(options);
-    let bucket = options.bucket;
-    if (bucket === undefined) {
-      try {
-        bucket = Deno.env.get("S3VFS_BUCKET");
-      } catch { /* no env permission */ }
-    }
-    if (!bucket) throw new TypeError("S3VFS needs a bucket: pass `bucket` or set S3VFS_BUCKET");
+    const o = resolveVfsOptions(options); // every bad option throws here, before anything starts
+    const { bucket, s3, concurrency } = o;
     this.bucket = bucket;
     this.#s3Config = s3;
-    this.blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
-    if (this.blockSize < 512) {
-      throw new RangeError(`blockSize must be at least 512 for a VFS, got ${this.blockSize}`);
-    }
-    const concurrency = options.concurrency ?? 64;
+    this.blockSize = o.blockSize;
     this.#concurrency = options.concurrency;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.#cache = new BlockCache(options.cacheBytes ?? 64 * 1024 * 1024);
-    const ra = options.readAhead === false ? null : {
-      initial: options.readAhead?.initial ?? 4,
-      max: options.readAhead?.max ?? 64,
-    };
-    if (ra && !(ra.initial >= 1 && ra.max >= ra.initial)) {
-      throw new RangeError(`readAhead needs 1 <= initial <= max, got ${JSON.stringify(ra)}`);
-    }
+    this.#timing = o.timing;
+    this.#leaseOff = o.lease === null;
+    this.#cache = new BlockCache(o.cacheBytes);
     const lib = F.loadSqlite(options.libraryPath);
     this.#lib = lib;
     this.libraryPath = lib.path;
@@ -164,35 +149,21 @@ export class S3VFS {
       maxAttempts: s3.maxAttempts,
       bucket,
       concurrency,
-    }, options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000);
+    }, o.bridgeTimeoutMs);
     this.#bridge.onStats = (s, bg, ms) => this.#stats.add(s, ms, bg);
-    this.#leaseOff = options.lease === false;
-    this.#timing = options.timing
-      ? checkTiming({ ...DEFAULT_TIMING, ...options.timing })
-      : undefined;
     const batches = { runBatch: (ops: StoreOp[]) => this.#bridge.call(ops) };
     const context: LogContext = {
       run: (gen) => runSync(gen, batches),
       cache: this.#cache,
       blockSize: this.blockSize,
       timing: this.#timing,
-      readAhead: ra,
+      readAhead: o.readAhead,
       maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
-      checkpointEvery: options.checkpointEvery ?? 32,
-      spillBytes: options.maxDirtyBytes ?? 64 * 1024 * 1024,
-      lease: resolveLease(options.lease, this.#timing ?? DEFAULT_TIMING),
-      staleness: checkStaleness(options.staleness ?? 0, "staleness"),
+      checkpointEvery: o.checkpointEvery,
+      spillBytes: o.spillBytes,
+      lease: o.lease,
+      staleness: o.staleness,
     };
-    if (!(context.spillBytes >= this.blockSize)) {
-      throw new RangeError(
-        `maxDirtyBytes must be at least the block size, got ${options.maxDirtyBytes}`,
-      );
-    }
-    if (!(Number.isInteger(context.checkpointEvery) && context.checkpointEvery >= 1)) {
-      throw new RangeError(
-        `checkpointEvery must be a positive integer, got ${context.checkpointEvery}`,
-      );
-    }
     const defaultVfs = sym.sqlite3_vfs_find(null);
     if (defaultVfs === null) throw new VfsError("libsqlite3 has no default VFS");
     this.#methods = new S3Handlers({ bucket, context });
