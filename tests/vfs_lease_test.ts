@@ -53,6 +53,12 @@ class Scope {
 }
 type Db = ReturnType<typeof openDb>;
 
+async function leaseEtag(b: TestBucket, prefix: string): Promise<string> {
+  const r = await b.client.get(b.bucket, leaseKey(prefix));
+  if (r.status !== "ok") throw new Error(`no lease object: ${r.status}`);
+  return r.etag;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -153,6 +159,7 @@ Deno.test("S3VFS lease: renewing costs one round trip of 2 requests per W/3, non
   da.exec("CREATE TABLE t (v)");
   da.exec("INSERT INTO t VALUES (0)");
   da.prepare("SELECT count(*) FROM t").values();
+  const etagBefore = await leaseEtag(b, prefix);
   a.resetStats();
   const t0 = performance.now();
   let n = 0;
@@ -166,6 +173,9 @@ Deno.test("S3VFS lease: renewing costs one round trip of 2 requests per W/3, non
   equal(s.requests.put, 1, "one renewal in a second of reads");
   equal(s.requests.get, 1, "its probe of the next log slot");
   equal(s.roundTrips, 1, "renewal and probe together");
+  // S3's ETag is the MD5 of the body: a renewal must change it, or a take-over conditional on
+  // the old ETag would still succeed after the renewal.
+  ok((await leaseEtag(b, prefix)) !== etagBefore, "a renewal changes the lease's ETag");
   da.exec("INSERT INTO t VALUES (1)");
   ok(!(await leaseRecord(b, prefix)).released);
   await sleep(2500); // idleMs 1500 without a write transaction

@@ -48,6 +48,12 @@ export interface LeaseRecord {
   ttlMs: number;
   /** Given up by its holder: anyone may take it at once. */
   released: boolean;
+  /**
+   * New on every write, renewals included: S3's ETag of a single-part PUT is
+   * the MD5 of its body, so without it a renewal would keep the ETag and a
+   * take-over conditional on the old one would still succeed after it.
+   */
+  nonce?: string;
 }
 
 /** The lease as read from S3. */
@@ -158,6 +164,7 @@ export function decodeLease(bytes: Uint8Array): LeaseRecord {
         generation: v.generation,
         ttlMs: v.ttlMs,
         released: v.released,
+        ...(typeof v.nonce === "string" ? { nonce: v.nonce } : {}),
       };
     }
   } catch { /* below */ }
@@ -261,6 +268,7 @@ function* put(
   cond: { ifMatch: string } | { ifNoneMatch: true },
   prefix: string,
 ): Step<HeldLease | null> {
+  record = { ...record, nonce: newPutId() }; // every write changes the body, so the ETag
   const op: PutOp = { kind: "put", key, body: encodeLease(record), ...cond };
   const [c, r] = yield [{ kind: "clock" }, op]; // the clock is read before the PUT is sent
   if (c.clock === undefined) throw new LogStoreError("the driver gave no clock reading", 0);

@@ -233,6 +233,7 @@ async function deserializeFrom(
   // --- phase 2: one commit referencing the chunks
   let outcome: CommitOutcome;
   let lease: HeldLease | undefined;
+  let committing = false;
   const timing = existing?.config.timing ?? { ...DEFAULT_TIMING, ...ctx.timing };
   try {
     if (ctx.lease !== false) {
@@ -254,6 +255,7 @@ async function deserializeFrom(
     // From here on an abort is not heard: the commit's outcome must be learnt, never guessed.
     const decide = logRunner(ctx);
     const opts = { validBefore: lease?.date };
+    committing = true;
     outcome = total === 0
       ? await decide(commit(st, { putId, size: 0, pageSize, blocks: new Map() }, opts))
       : await decide(commitStaged(st, {
@@ -266,14 +268,18 @@ async function deserializeFrom(
         stagedClock: stagedClock!,
       }, opts));
   } catch (err) {
-    if (lease) await run(releaseLease(lease, timing)).catch(() => {});
+    // Once the commit PUT may have been sent, its outcome is not known here: let the lease expire
+    // (a PUT still in flight is then void) instead of releasing it (docs/protocol.md 15).
+    if (lease && !committing) await run(releaseLease(lease, timing)).catch(() => {});
     if (signal?.aborted) throw signal.reason;
     throw new VfsError(`deserialize into ${where} failed before its commit: ${errorText(err)}`, {
       cause: err,
       sqliteCode: err instanceof VfsError ? err.sqliteCode : undefined,
     });
   }
-  if (lease) await logRunner(ctx)(releaseLease(lease, timing)).catch(() => {});
+  if (lease && outcome.kind !== "unknown") {
+    await logRunner(ctx)(releaseLease(lease, timing)).catch(() => {});
+  }
   switch (outcome.kind) {
     case "committed":
       report();

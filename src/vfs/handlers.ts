@@ -175,6 +175,16 @@ export class S3Handlers implements VfsHandlers {
     return f;
   }
 
+  /** Forgets a past snapshot no connection has open (they are opened per txid, so many). */
+  #dropPast(f: LogFile): void {
+    for (const [key, g] of this.#files) {
+      if (g === f) {
+        this.#files.delete(key);
+        this.#init.context.cache.invalidate(f.id);
+      }
+    }
+  }
+
   /** Keeps a callback's failure; the code is the error's own unless it is plain SQLITE_IOERR. */
   fail(e: unknown, code: number): number {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -287,6 +297,7 @@ export class S3Handlers implements VfsHandlers {
     h.file.openCount--;
     this.#handles.delete(h.id);
     if (h.file.openCount === 0) h.file.releaseLease();
+    if (h.file.openCount === 0 && h.file.frozen) this.#dropPast(h.file);
     return F.SQLITE_OK;
   }
 
@@ -327,10 +338,12 @@ export class S3Handlers implements VfsHandlers {
     const first = level === F.SQLITE_LOCK_SHARED && h.level === F.SQLITE_LOCK_NONE &&
       h.file.locks.sharedCount === 0;
     const before = h.level;
+    // The writer lease first (SQLITE_BUSY while another process holds it), so that a lock
+    // SQLite retries after a BUSY (left at PENDING) still has it.
+    if (before < F.SQLITE_LOCK_RESERVED && level >= F.SQLITE_LOCK_RESERVED) h.file.beginWrite();
     if (!h.file.locks.lock(h, level)) return F.SQLITE_BUSY;
     try {
       if (first) h.file.beginRead(h.staleness);
-      if (before < F.SQLITE_LOCK_RESERVED && level >= F.SQLITE_LOCK_RESERVED) h.file.beginWrite();
     } catch (e) {
       h.file.locks.unlock(h, before);
       throw e;

@@ -164,10 +164,10 @@ export class LogFile {
     ) {
       return;
     }
-    this.#mustRefresh = false;
     const { head, versions } = st;
     const leased = lease?.holding(now, st.config.timing) ?? false;
     this.ctx.run(refresh(st));
+    this.#mustRefresh = false;
     if (lease && leased) lease.fresh = true;
     const cache = this.ctx.cache;
     if (st.versions !== versions) {
@@ -315,6 +315,7 @@ export class LogFile {
   beginWrite(): void {
     this.#readOnly();
     this.lease?.forWrite(this.#st ?? null, this.timing, performance.now());
+    this.lease?.armIdle(() => this.releaseLease());
   }
 
   /** Folds the log into the block objects now (PRAGMA s3vfs_checkpoint). */
@@ -375,9 +376,18 @@ export class LogFile {
     const opts = { validBefore };
     const staged = this.#spill.active;
     const spilled = this.#spill.keys();
-    const outcome: CommitOutcome = staged
-      ? this.ctx.run(commitStaged(st, this.#spill.finish(tx.blocks, tx.size, tx.pageSize), opts))
-      : this.ctx.run(commit(st, tx, opts));
+    let outcome: CommitOutcome;
+    try {
+      outcome = staged
+        ? this.ctx.run(commitStaged(st, this.#spill.finish(tx.blocks, tx.size, tx.pageSize), opts))
+        : this.ctx.run(commit(st, tx, opts));
+    } catch (e) {
+      // No outcome (a bridge timeout, a store error while staging): treated as unknown.
+      this.#doomed = true;
+      this.#mustRefresh = true;
+      this.lease?.abandon();
+      throw e;
+    }
     if (outcome.kind !== "committed") {
       this.#doomed = true;
       this.#mustRefresh = true;
