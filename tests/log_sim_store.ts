@@ -11,6 +11,21 @@
  */
 
 import type { ListEntry, Metadata, StoreOp, StoreResult } from "../src/log/store.ts";
+import { crc32 } from "../src/log/crc32.ts";
+
+/**
+ * `LOG_SIM_ETAGS=content`: ETags derived from the body, as S3's and MinIO's
+ * (the MD5 of a single-part PUT), instead of a fresh one per write. Off by
+ * default: with it the simulation can find the checkpointer's ETag ABA
+ * (docs/protocol.md section 13), an open problem.
+ */
+const CONTENT_ETAGS = (() => {
+  try {
+    return Deno.env.get("LOG_SIM_ETAGS") === "content";
+  } catch {
+    return false;
+  }
+})();
 
 /** One stored object. */
 export interface StoredObject {
@@ -96,7 +111,9 @@ export class MemStore {
         }
         const after: StoredObject = {
           body: op.body.slice(),
-          etag: `"e${++this.#etags}"`,
+          etag: CONTENT_ETAGS
+            ? `"c${crc32(op.body).toString(16)}-${op.body.length}"`
+            : `"e${++this.#etags}"`,
           meta: { ...(op.meta ?? {}) },
           lastModified: this.now,
         };
