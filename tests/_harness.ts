@@ -16,6 +16,7 @@
 
 import { S3Client, type S3ClientOptions } from "../src/s3/client.ts";
 import type { S3Credentials } from "../src/s3/config.ts";
+import type { Timing } from "../src/log/rules.ts";
 
 /**
  * The environment a child process (a user script, `deno test --doc`) needs
@@ -167,3 +168,16 @@ export function patternBytes(n: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Short protocol periods (docs/protocol.md section 5) for databases a test
+ * creates, so that a checkpoint can fold its commits after a short wait:
+ * grace 1 s, commit lag 2 s, history 6 s, stage age 2 s, margin 1 s.
+ */
+export const FAST_TIMING: Readonly<Timing> = {
+  graceMs: 1000,
+  maxCommitLagMs: 2000,
+  keepHistoryMs: 6000,
+  maxStageAgeMs: 2000,
+  marginMs: 1000,
+};

@@ -11,24 +11,12 @@ import {
   checkpoint,
   type CheckpointOutcome,
   coldOpen,
-  DEFAULT_TIMING,
   readBlocks,
   runAsync,
   S3LogStore,
-  type Timing,
 } from "../src/log/mod.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { openLocal } from "./_vfs.ts";
-
-/** Short periods a test can wait out: G 1 s, W 2 s, R 6 s, X 2 s, M 1 s (as tests/log_s3_test.ts). */
-export const FAST: Timing = {
-  ...DEFAULT_TIMING,
-  graceMs: 1000,
-  maxCommitLagMs: 2000,
-  keepHistoryMs: 6000,
-  maxStageAgeMs: 2000,
-  marginMs: 1000,
-};
 
 /** The database at `prefix` as a fresh process sees it: its txid and all its bytes (null: absent). */
 export async function snapshotOf(
@@ -44,7 +32,7 @@ export async function snapshotOf(
   return { head: st.head, bytes: concat(blocks) };
 }
 
-/** Waits out the grace period of a FAST database (3.5 s), then checkpoints it. */
+/** Waits out the grace period of a FAST_TIMING database (3.5 s), then checkpoints it. */
 export async function checkpointSoon(
   client: S3Client,
   bucket: string,

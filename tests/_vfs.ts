@@ -77,18 +77,7 @@ export async function listKeys(
  */
 export const CHINOOK_PATH: string = new URL("./data/chinook.sqlite", import.meta.url).pathname;
 
-/**
- * Short protocol periods (docs/protocol.md section 5) for databases a test
- * creates, so that a checkpoint can fold its commits after a short wait:
- * grace 1 s, commit lag 2 s, history 6 s, stage age 2 s, margin 1 s.
- */
-export const FAST_TIMING = {
-  graceMs: 1000,
-  maxCommitLagMs: 2000,
-  keepHistoryMs: 6000,
-  maxStageAgeMs: 2000,
-  marginMs: 1000,
-} as const;
+export { FAST_TIMING } from "./_harness.ts";
 
 /**
  * Waits out the grace period of a {@linkcode FAST_TIMING} database and

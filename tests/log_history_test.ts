@@ -16,7 +16,6 @@ import {
   commitMeta,
   crc32,
   type DbState,
-  DEFAULT_TIMING,
   encodeCommit,
   historyEntries,
   HistoryGoneError,
@@ -40,17 +39,8 @@ import {
   txidOfLogKey,
 } from "../src/log/mod.ts";
 import { atRiskBlocks, type BlockChange, completeFlags } from "../src/log/history_blocks.ts";
-import { freshBucket, patternBytes } from "./_harness.ts";
+import { FAST_TIMING, freshBucket, patternBytes } from "./_harness.ts";
 
-/** G 1 s, W 2 s, R 6 s, X 2 s, M 1 s: retention deletes folded commits 8 s old. */
-const FAST: Timing = {
-  ...DEFAULT_TIMING,
-  graceMs: 1000,
-  maxCommitLagMs: 2000,
-  keepHistoryMs: 6000,
-  maxStageAgeMs: 2000,
-  marginMs: 1000,
-};
 const BS = 16;
 const PAGE = 8;
 
@@ -158,7 +148,7 @@ class Db {
 
 async function newDb(
   label: string,
-  timing = FAST,
+  timing = FAST_TIMING,
 ): Promise<{ db: Db; [Symbol.asyncDispose](): Promise<void> }> {
   const b = await freshBucket(label);
   const store = new S3LogStore(b.client, b.bucket);
@@ -177,7 +167,7 @@ async function gone(p: Promise<unknown>, check?: (e: HistoryGoneError) => void):
 
 Deno.test("history: past snapshots, entries and dates, across a checkpoint, shrink and grow", async () => {
   // R 30 s: the void commit (proof 10 s old) is not mistaken for a re-creation (lag > R - 3M).
-  await using t = await newDb("hist-past", { ...FAST, keepHistoryMs: 30_000 });
+  await using t = await newDb("hist-past", { ...FAST_TIMING, keepHistoryMs: 30_000 });
   const { db } = t;
   const gap = () => sleep(1100); // whole seconds apart, so dates tell the commits apart
   await db.write(patternBytes(40, 1)); // 1: blocks 0, 1, 2 (8 bytes)
@@ -263,9 +253,13 @@ Deno.test("history: past snapshots, entries and dates, across a checkpoint, shri
   await gone(db.run(openAt(db.prefix, before)));
 });
 
-Deno.test("history: retention deletes old snapshots; a kept one reads what is kept", async () => {
-  await using t = await newDb("hist-retention");
-  const { db } = t;
+/**
+ * Commits 1-4 into `db`: 48 bytes (blocks 0-2), then block 0, then (9 s later, so 1 and 2 will be
+ * older than R + M at a retention run) block 1, then block 2; waits until all four may be folded.
+ */
+async function fourCommits(
+  db: Db,
+): Promise<{ a: Uint8Array; b: Uint8Array; c: Uint8Array; d: Uint8Array }> {
   const a = patternBytes(48, 1); // blocks 0, 1, 2
   await db.write(a); // 1
   const b = a.slice();
@@ -279,6 +273,13 @@ Deno.test("history: retention deletes old snapshots; a kept one reads what is ke
   d.set(patternBytes(16, 4), 32);
   await db.write(d); // 4: block 2
   await sleep(3500);
+  return { a, b, c, d };
+}
+
+Deno.test("history: retention deletes old snapshots; a kept one reads what is kept", async () => {
+  await using t = await newDb("hist-retention");
+  const { db } = t;
+  const { b, c, d } = await fourCommits(db);
   assert.equal((await db.run(checkpoint(db.prefix, db.st.config))).kind, "folded");
 
   // Opened before retention: snapshot 2 knows commit 2 (block 0) and commit 1 (blocks 1, 2).
@@ -372,7 +373,7 @@ Deno.test("history: a Python database is txid 0 until adopted and folded", async
   assert.equal(await run(listHistory("py/none.db")), null);
 
   // Adopted (record at txid 0, untagged blocks), then commit 1 rewrites block 0.
-  const st = await run(openForWrite(prefix, { blockSize: BS, timing: FAST }));
+  const st = await run(openForWrite(prefix, { blockSize: BS, timing: FAST_TIMING }));
   const one = patternBytes(BS, 9);
   const c = await run(
     commit(st, { putId: newPutId(), size: 37, pageSize: PAGE, blocks: new Map([[0, one]]) }),
@@ -401,19 +402,7 @@ Deno.test("history: a Python database is txid 0 until adopted and folded", async
 Deno.test("history: a snapshot whose block was folded over fails at open; complete says which", async () => {
   await using t = await newDb("hist-complete");
   const { db } = t;
-  const a = patternBytes(48, 1); // blocks 0, 1, 2
-  await db.write(a); // 1
-  const b = a.slice();
-  b.set(patternBytes(16, 2), 0);
-  await db.write(b); // 2: block 0
-  await sleep(9000); // commits 1 and 2 will be older than R + M at the retention run
-  const c = b.slice();
-  c.set(patternBytes(16, 3), 16);
-  await db.write(c); // 3: block 1
-  const d = c.slice();
-  d.set(patternBytes(16, 4), 32);
-  await db.write(d); // 4: block 2
-  await sleep(3500);
+  const { d } = await fourCommits(db);
   assert.equal((await db.run(checkpoint(db.prefix, db.st.config))).kind, "folded"); // to 4
   assert.equal((await db.run(retention(db.prefix, db.st.config))).commits, 2);
   const e = d.slice();
@@ -471,7 +460,7 @@ Deno.test("history: a snapshot whose block was folded over fails at open; comple
 
 Deno.test("history: with graceMs = keepHistoryMs every kept snapshot reads", async () => {
   // G = R = 6 s: commits are folded and deleted only when older than 7 s.
-  const full: Timing = { ...FAST, graceMs: 6000, keepHistoryMs: 6000 };
+  const full: Timing = { ...FAST_TIMING, graceMs: 6000, keepHistoryMs: 6000 };
   await using t = await newDb("hist-full", full);
   const { db } = t;
   const logKeys = async (): Promise<number[]> =>

@@ -9,7 +9,6 @@ import {
   checkpoint,
   coldOpen,
   commit,
-  DEFAULT_TIMING,
   newPutId,
   openForWrite,
   readBlocks,
@@ -17,19 +16,8 @@ import {
   retention,
   runAsync,
   S3LogStore,
-  type Timing,
 } from "../src/log/mod.ts";
-import { freshBucket } from "./_harness.ts";
-
-/** Short periods so a test can wait them out: G 1 s, W 2 s, R 6 s, X 2 s, M 1 s. */
-const FAST: Timing = {
-  ...DEFAULT_TIMING,
-  graceMs: 1000,
-  maxCommitLagMs: 2000,
-  keepHistoryMs: 6000,
-  maxStageAgeMs: 2000,
-  marginMs: 1000,
-};
+import { FAST_TIMING, freshBucket } from "./_harness.ts";
 
 function block(fill: number, n = 16): Uint8Array {
   return new Uint8Array(n).fill(fill);
@@ -46,7 +34,7 @@ Deno.test("S3LogStore: commits, a second view, a conflict, a checkpoint into blo
     },
   };
   const prefix = "db/log.sqlite";
-  const a = await runAsync(openForWrite(prefix, { blockSize: 16, timing: FAST }), store);
+  const a = await runAsync(openForWrite(prefix, { blockSize: 16, timing: FAST_TIMING }), store);
   assert.equal(a.head, 0);
   const c1 = await runAsync(
     commit(a, {

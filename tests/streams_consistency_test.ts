@@ -13,14 +13,13 @@ import { VfsError } from "../src/errors.ts";
 import { commit, newPutId, openForWrite, refresh, runAsync, S3LogStore } from "../src/log/mod.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { deserialize, serialize, serializeToFile } from "../src/streams/mod.ts";
-import { freshBucket, testClient } from "./_harness.ts";
+import { FAST_TIMING, freshBucket, testClient } from "./_harness.ts";
 import {
   assertBytes,
   baseBytes,
   checkpointSoon,
   collect,
   concat,
-  FAST,
   makeDb,
   snapshotOf,
   withTempDir,
@@ -170,7 +169,7 @@ Deno.test("serialize: 'snapshot too old' restarts from a fresh snapshot before t
     const v0 = await Deno.readFile(makeDb(dir, "t.db", 4096, 300));
     const n = blockCount(v0.length, 4096);
     target = `/t.db/${String(n - 1).padStart(10, "0")}`;
-    const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, timing: FAST };
+    const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, timing: FAST_TIMING };
     await deserialize(ctx, "t.db", v0);
     const admin = testClient(); // without the hook
     assert.equal((await checkpointSoon(admin, b.bucket, "t.db")).kind, "folded");
@@ -235,7 +234,7 @@ Deno.test("serialize: a database without companion objects (Python's layout) is 
       await b.client.put(b.bucket, blockKey("q.db", i), bytes.slice(i * 4096, (i + 1) * 4096));
     }
     const smaller = await Deno.readFile(makeDb(dir, "q.db", 4096, 50));
-    const fast = { ...ctx, blockSize: 4096, timing: FAST };
+    const fast = { ...ctx, blockSize: 4096, timing: FAST_TIMING };
     await assert.rejects(() => deserialize(fast, "q.db", smaller), /already holds a database/);
     assert.equal((await deserialize(fast, "q.db", smaller, { overwrite: true })).txid, 1);
     const q = (await snapshotOf(b.client, b.bucket, "q.db"))!;

@@ -15,7 +15,8 @@ import type { S3Client } from "../src/s3/client.ts";
 import { deserializeFromFile, serialize, serializeToFile } from "../src/streams/mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import { INSTALL_HINT, PYTHON } from "./_python.ts";
-import { checkpointSoon, execLocal, FAST, snapshotOf } from "./_streams.ts";
+import { checkpointSoon, execLocal, snapshotOf } from "./_streams.ts";
+import { FAST_TIMING } from "./_harness.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 
 const TOOL = new URL("./py/s3vfs_tool.py", import.meta.url).pathname;
@@ -142,7 +143,12 @@ Deno.test("streams interop with Python: stored here, checkpointed -> Python's se
       prefix: `from-deno/${db.name}-${db.denoBlock}`,
     }));
     for (const db of dbs) {
-      const ctx = { client: b.client, bucket: b.bucket, blockSize: db.denoBlock, timing: FAST };
+      const ctx = {
+        client: b.client,
+        bucket: b.bucket,
+        blockSize: db.denoBlock,
+        timing: FAST_TIMING,
+      };
       assert.equal((await deserializeFromFile(ctx, db.prefix, db.path)).txid, 1);
       assert.equal(await countObjects(b.client, b.bucket, db.prefix + "/"), 0, "in the log only");
     }

@@ -18,7 +18,7 @@ import {
   serializeToObject,
   type TransferProgress,
 } from "../src/streams/mod.ts";
-import { freshBucket } from "./_harness.ts";
+import { FAST_TIMING, freshBucket } from "./_harness.ts";
 import {
   assertBytes,
   assertIntegrity,
@@ -27,7 +27,6 @@ import {
   chunked,
   collect,
   execLocal,
-  FAST,
   listing,
   makeDb,
   queryLocal,
@@ -169,7 +168,7 @@ Deno.test("serialize: sizes equal a plain file's, also after DROP TABLE + VACUUM
        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 2000) INSERT INTO big SELECT randomblob(300) FROM c;`,
     );
     const before = await Deno.readFile(path);
-    const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, timing: FAST };
+    const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, timing: FAST_TIMING };
     await deserialize(ctx, "v.db", before);
     assert.deepStrictEqual((await collect(serialize(ctx, "v.db"))).bytes.length, before.length);
 

@@ -151,6 +151,8 @@ export class S3Handlers implements VfsHandlers {
    */
   pastFile(prefix: string, at: number | Date): LogFile {
     const ctx = this.#init.context;
+    const open = typeof at === "number" ? this.#files.get(`${prefix}\0@${at}`) : undefined;
+    if (open) return open; // that txid is already open here: no need to list the history again
     const listing = ctx.run(listHistory(prefix));
     if (!listing) {
       throw new VfsError(`no database at s3://${this.#init.bucket}/${prefix}/`, {
