@@ -44,6 +44,7 @@
  */
 
 export { S3VFS } from "./src/vfs/vfs.ts";
+export type { CheckpointCallOptions } from "./src/vfs/checkpoint_call.ts";
 export {
   OPEN_READONLY,
   OPEN_READWRITE,
@@ -54,7 +55,7 @@ export {
   SQLITE_OPEN_URI,
   type UriOptions,
 } from "./src/vfs/options.ts";
-export type { VfsStats } from "./src/vfs/stats.ts";
+export type { MaintenanceStats, VfsStats } from "./src/vfs/stats.ts";
 export type {
   DatabaseInfo,
   HistoryEntry,
@@ -62,12 +63,13 @@ export type {
   RestoreOptions,
   RestoreResult,
 } from "./src/vfs/time_travel.ts";
-export { HistoryGoneError } from "./src/log/errors.ts";
+export { DatabaseReplacedError, HistoryGoneError } from "./src/log/errors.ts";
 export type { CacheCounters } from "./src/vfs/cache.ts";
 export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
 export type { S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";
 export type { Timing } from "./src/log/rules.ts";
-export type { CheckpointOutcome } from "./src/log/checkpoint.ts";
+export type { CheckpointOutcome, CheckpointProgress } from "./src/log/checkpoint.ts";
+export type { RetentionOutcome } from "./src/log/retention.ts";
 export {
   type DeserializeFromObjectOptions,
   type DeserializeOptions,

@@ -2,9 +2,10 @@
  * `deno task demo`: the main job end to end, as the README teaches it
  * (`@db/sqlite` + `S3VFS`), on a throwaway local MinIO (or on `S3_ENDPOINT`
  * when set): create a database under a key prefix, write and query it
- * through the S3 VFS, reopen it read-only from a fresh VFS, and print the
- * objects it made (the commit log; block objects after a checkpoint) and the
- * S3 requests each step took.
+ * through the S3 VFS, reopen it read-only from a fresh VFS, let a
+ * short-lived writer fold the log into block objects once the grace period
+ * passed, and print the objects it made (the commit log, the block objects
+ * Python sqlite-s3vfs reads) and the S3 requests each step took.
  *
  * `@db/sqlite` is `jsr:@db/sqlite@0.13`, or its published source beside the
  * project where JSR cannot be reached (see scripts/db_sqlite.ts).
@@ -25,7 +26,25 @@ const options = {
   credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
 };
 const bucket = Deno.env.get("S3VFS_BUCKET") ?? "s3vfs-demo";
+// A 3 s grace period instead of the default 60 s, so that the demo shows the fold in seconds.
+const timing = { graceMs: 3000 };
 const prefix = `demo/${new Date().toISOString().replace(/[:.]/g, "-")}/music.sqlite`;
+
+/** Prints what is stored: the log and its records, and the block objects. */
+async function list(s3: S3Client, when: string): Promise<void> {
+  console.log(`\n${when}:`);
+  for (const [what, under] of [["log", `${prefix}.s3vfs/`], ["block", `${prefix}/`]]) {
+    const objects: { key: string; size: number }[] = [];
+    for await (const e of s3.list(bucket, { prefix: under })) objects.push(e);
+    const bytes = objects.reduce((n, o) => n + o.size, 0);
+    const shown = [...objects.slice(0, 3), ...objects.slice(3).slice(-2)];
+    console.log(
+      `  ${objects.length} ${what} objects, ${bytes} bytes, under s3://${bucket}/${under}` +
+        (shown.length < objects.length ? ` (first 3 and last 2):` : ":"),
+    );
+    for (const o of shown) console.log(`    ${o.key}  ${o.size} B`);
+  }
+}
 
 function requests(s: VfsStats): string {
   const r = s.requests;
@@ -41,7 +60,7 @@ try {
   console.log(`S3 endpoint ${server.endpoint}, database s3://${bucket}/${prefix}\n`);
 
   {
-    using vfs = new S3VFS({ ...options, bucket });
+    using vfs = new S3VFS({ ...options, bucket, timing });
     const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
     try {
       db.exec(
@@ -91,20 +110,28 @@ try {
     }
   }
 
-  // Each COMMIT above is one create-only object in the log; a checkpoint folds the log into the
-  // block objects Python sqlite-s3vfs reads once commits are older than the grace period (60 s by
-  // default, in the background every 32 commits, or on demand with vfs.checkpoint()).
-  for (const [what, under] of [["log", `${prefix}.s3vfs/`], ["block", `${prefix}/`]]) {
-    const objects: { key: string; size: number }[] = [];
-    for await (const e of s3.list(bucket, { prefix: under })) objects.push(e);
-    const bytes = objects.reduce((n, o) => n + o.size, 0);
+  // Each COMMIT above is one create-only object in the log. Once commits are older than the
+  // grace period, any process that writes, or opens the database read-write, folds them in the
+  // background into the block objects Python sqlite-s3vfs reads; close() lets it finish.
+  await list(s3, "after the writes: nothing folded yet");
+  console.log(
+    "\nwaiting 7 s: a commit is folded once older than the grace period (3 s here, 60 s by " +
+      "default) plus the clock margin (2 s)",
+  );
+  await new Promise((r) => setTimeout(r, 7000));
+  {
+    using vfs = new S3VFS({ ...options, bucket });
+    const db = new Database(vfs.uri(prefix), { flags: OPEN_READWRITE });
+    db.run("INSERT INTO tracks (title, artist, seconds) VALUES ('Late', 'Artist 2', 180)");
+    db.close();
+    vfs.close(); // waits for the background fold (at most 10 s)
+    const m = vfs.stats().maintenance;
     console.log(
-      `\n${objects.length} ${what} objects, ${bytes} bytes, under s3://${bucket}/${under}:`,
+      `a short-lived writer (open, insert, close): its background maintenance folded ${m.commits} ` +
+        `commits into ${m.blocks} block objects, ${vfs.stats().background.total} requests`,
     );
-    for (const o of [...objects.slice(0, 3), ...objects.slice(3).slice(-2)]) {
-      console.log(`  ${o.key}  ${o.size} B`);
-    }
   }
+  await list(s3, "after the fold");
 } finally {
   await server.stop();
 }

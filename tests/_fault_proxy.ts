@@ -45,6 +45,8 @@ export interface FaultCounts {
   dropped: number;
   /** Requests forwarded whose endpoint connection failed (answered 502). */
   upstreamErrors: number;
+  /** Requests answered 403 by `deny`. */
+  denied: number;
 }
 
 /** Options of {@linkcode startFaultProxy}. */
@@ -59,6 +61,11 @@ export interface FaultProxyOptions {
   kinds?: readonly FaultKind[];
   /** Give up on a connection after this many ms (default 60,000). */
   connectionTimeoutMs?: number;
+  /**
+   * Requests to answer 403 AccessDenied without forwarding (read-only
+   * credentials, say: `(method) => method !== "GET" && method !== "HEAD"`).
+   */
+  deny?: (method: string, target: string) => boolean;
 }
 
 /** A fault the proxy injects. */
@@ -220,6 +227,19 @@ function closeAfter(answer: Uint8Array): Uint8Array {
   return concat(enc.encode(lines.join("\r\n") + "\r\n\r\n"), answer.subarray(end + 4));
 }
 
+function deniedAnswer(target: string): Uint8Array {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>` +
+    `<Message>Access Denied. (injected by the test proxy)</Message><Resource>${
+      target.replace(/[<&>]/g, "")
+    }</Resource><RequestId>fault-proxy</RequestId></Error>`;
+  const body = enc.encode(xml);
+  return enc.encode(
+    `HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n` +
+      `Content-Length: ${body.length}\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Connection: close\r\n\r\n${xml}`,
+  );
+}
+
 function slowDownAnswer(target: string): Uint8Array {
   const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>` +
     `<Message>Please reduce your request rate (injected by the test proxy).</Message>` +
@@ -249,6 +269,7 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
     reset: 0,
     dropped: 0,
     upstreamErrors: 0,
+    denied: 0,
   };
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -271,6 +292,11 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
       const req = await readRequest(new Reader(conn));
       if (!req) return;
       counts.requests++;
+      if (options.deny?.(req.method, req.target)) {
+        counts.denied++;
+        await writeAll(conn, deniedAnswer(req.target));
+        return;
+      }
       // Decide the fault once per request, in arrival order (seeded).
       const roll = random();
       const kind = roll < rate ? kinds[Math.floor(random() * kinds.length)] : undefined;

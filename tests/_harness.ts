@@ -17,6 +17,8 @@
 import { S3Client, type S3ClientOptions } from "../src/s3/client.ts";
 import type { S3Credentials } from "../src/s3/config.ts";
 import type { Timing } from "../src/log/rules.ts";
+import { decodeConfig } from "../src/log/format.ts";
+import { configKey, logKey, logNamespace, logPrefix, stagePrefix } from "../src/log/keys.ts";
 
 /**
  * The environment a child process (a user script, `deno test --doc`) needs
@@ -181,3 +183,31 @@ export const FAST_TIMING: Readonly<Timing> = {
   maxStageAgeMs: 2000,
   marginMs: 1000,
 };
+
+/**
+ * The key of commit `txid` of the database at `prefix` (its log lives under
+ * its config id, `log/<id>/<txid>`): read from its config in `bucket`.
+ */
+export async function commitKeyIn(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  txid: number,
+): Promise<string> {
+  const got = await client.get(bucket, configKey(prefix));
+  if (got.status !== "ok") throw new Error(`no config for ${prefix}`);
+  return logKey(prefix, txid, logNamespace(decodeConfig(got.body)));
+}
+
+/** Like {@linkcode commitKeyIn}, the prefix of the commit objects (and `stage/` for staged chunks). */
+export async function logPrefixIn(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  what: "log" | "stage" = "log",
+): Promise<string> {
+  const got = await client.get(bucket, configKey(prefix));
+  if (got.status !== "ok") throw new Error(`no config for ${prefix}`);
+  const ns = logNamespace(decodeConfig(got.body));
+  return what === "log" ? logPrefix(prefix, ns) : stagePrefix(prefix, ns);
+}

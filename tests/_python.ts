@@ -75,6 +75,7 @@ export async function py(
   blockSize: number,
   action: "write" | "append" | "read" | "readdump",
   pageSize = 4096,
+  queries: string[] = QUERIES,
 ): Promise<unknown> {
   const s3 = testS3Options();
   const child = new Deno.Command(PYTHON, {
@@ -94,7 +95,7 @@ export async function py(
     stderr: "piped",
   }).spawn();
   const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(action.startsWith("read") ? JSON.stringify(QUERIES) : ""));
+  await w.write(new TextEncoder().encode(action.startsWith("read") ? JSON.stringify(queries) : ""));
   await w.close();
   const out = await child.output();
   const stderr = new TextDecoder().decode(out.stderr);

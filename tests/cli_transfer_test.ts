@@ -6,7 +6,7 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { freshBucket, testS3Options } from "./_harness.ts";
+import { freshBucket, logPrefixIn, testS3Options } from "./_harness.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 import { cliArgs, cliEnv, makeLocalDb, oneLineError, runCli, runCliInPty } from "./_cli.ts";
 import { publishedFiles, servePackage } from "./_package_server.ts";
@@ -224,7 +224,9 @@ Deno.test("cli: Ctrl-C during an import leaves the target as it was", async () =
     const writer = child.stdin.getWriter();
     await writer.write(bytes.subarray(0, 10 << 20)); // returns once the CLI has read it
     // Wait until the interrupted import has staged data (chunks of txid 2), then Ctrl-C.
-    const stage2 = `target.db.s3vfs/stage/${"2".padStart(20, "0")}.`;
+    const stage2 = `${await logPrefixIn(b.client, b.bucket, "target.db", "stage")}${
+      "2".padStart(20, "0")
+    }.`;
     const stagedKeys = async (): Promise<string[]> =>
       (await Array.fromAsync(b.client.list(b.bucket, { prefix: stage2 }))).map((e) => e.key);
     for (let i = 0; i < 100 && (await stagedKeys()).length === 0; i++) {

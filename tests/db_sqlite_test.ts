@@ -12,7 +12,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { type Database, DB_SQLITE_URL, SQLITE_VERSION } from "../scripts/db_sqlite.ts";
 import { OPEN_READONLY, OPEN_READWRITE } from "../src/vfs/options.ts";
-import { freshBucket } from "./_harness.ts";
+import { commitKeyIn, freshBucket } from "./_harness.ts";
 import { Database as Db, testVfs } from "./_vfs.ts";
 
 function one<T extends unknown[]>(db: Database, sql: string, ...params: unknown[]): T[] {
@@ -69,8 +69,8 @@ Deno.test({
       `${prefix}.s3vfs/checkpoint`,
       `${prefix}.s3vfs/config`,
       `${prefix}.s3vfs/lease`,
-      `${prefix}.s3vfs/log/00000000000000000001`,
-      `${prefix}.s3vfs/log/00000000000000000002`,
+      await commitKeyIn(b.client, b.bucket, prefix, 1),
+      await commitKeyIn(b.client, b.bucket, prefix, 2),
     ]);
     // A new VFS: nothing shared in memory.
     {

@@ -7,8 +7,10 @@
  */
 
 import { blockKey } from "../src/blocks.ts";
+import { decodeConfig } from "../src/log/format.ts";
+import { configKey, logKey, logNamespace } from "../src/log/keys.ts";
 import { runSync, type SyncStore } from "../src/log/driver.ts";
-import type { Step, StoreOp, StoreResult } from "../src/log/store.ts";
+import { type Step, type StoreOp, type StoreResult, UNSENT } from "../src/log/store.ts";
 import { SIM_TIMING } from "./log_sim_actors.ts";
 import { MemStore } from "./log_sim_store.ts";
 
@@ -55,13 +57,20 @@ export class Stepper<T> {
     return this.#next.done ? undefined : this.#next.value;
   }
 
-  /** Performs the pending batch against the store. */
+  /**
+   * Performs the pending batch against the store (local clock = server
+   * clock; a fenced write past its send-by time is not sent, as the drivers do).
+   */
   step(): void {
     const ops = this.pending;
     if (!ops) throw new Error("already finished");
     this.#next = this.#gen.next(
       ops.map((op) =>
-        op.kind === "clock" ? { status: 200, clock: this.store.now } : this.store.apply(op)
+        op.kind === "clock"
+          ? { status: 200, clock: this.store.now }
+          : op.kind === "put" && op.sendBy !== undefined && this.store.now >= op.sendBy
+          ? { ...UNSENT }
+          : this.store.apply(op)
       ),
     );
   }
@@ -84,6 +93,12 @@ export class Stepper<T> {
     while (this.pending) this.step();
     return (this.#next as IteratorReturnResult<T>).value;
   }
+}
+
+/** The key of commit `txid` of the database at `prefix` in `store` (its log namespace from its config). */
+export function commitKey(store: MemStore, prefix: string, txid: number): string {
+  const config = store.objects.get(configKey(prefix));
+  return logKey(prefix, txid, config ? logNamespace(decodeConfig(config.body)) : undefined);
 }
 
 /** Bytes filled with `v`. */

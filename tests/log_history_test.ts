@@ -24,6 +24,7 @@ import {
   listAll,
   listHistory,
   logKey,
+  logNamespace,
   logPrefix,
   newPutId,
   openAt,
@@ -105,7 +106,7 @@ class Db {
       blocks: kind === "abort" ? [] : [{ index: 0, offset: 0, length: BS, crc: crc32(junk) }],
     };
     const body = encodeCommit(index, kind === "abort" ? [] : [junk]);
-    const key = logKey(this.prefix, txid);
+    const key = logKey(this.prefix, txid, logNamespace(this.st.config));
     const r = await this.store.run({
       kind: "put",
       key,
@@ -211,7 +212,10 @@ Deno.test("history: past snapshots, entries and dates, across a checkpoint, shri
   // Commit 1 wrote every block and every growth writes the new ones: nothing is read from the base.
   assert.deepEqual(entries.map((e) => e.complete), [true, true, true, true, true, true, true]);
   for (const e of entries) {
-    const h = await db.store.run({ kind: "head", key: logKey(db.prefix, e.txid) });
+    const h = await db.store.run({
+      kind: "head",
+      key: logKey(db.prefix, e.txid, logNamespace(db.st.config)),
+    });
     assert.equal(e.bytes, h.size);
     assert.equal(Math.floor(e.time.getTime() / 1000) * 1000, h.lastModified);
   }
@@ -464,8 +468,8 @@ Deno.test("history: with graceMs = keepHistoryMs every kept snapshot reads", asy
   await using t = await newDb("hist-full", full);
   const { db } = t;
   const logKeys = async (): Promise<number[]> =>
-    (await db.run(listAll(logPrefix(db.prefix)))).entries.map((e) =>
-      txidOfLogKey(db.prefix, e.key)!
+    (await db.run(listAll(logPrefix(db.prefix, logNamespace(db.st.config))))).entries.map((e) =>
+      txidOfLogKey(db.prefix, e.key, logNamespace(db.st.config))!
     );
   const change = (txid: number, size: number, at: number, seed: number): Uint8Array => {
     const next = new Uint8Array(size);

@@ -13,14 +13,16 @@ import { checkpoint } from "../src/log/checkpoint.ts";
 import { runAsync } from "../src/log/driver.ts";
 import { LogOpenError, SnapshotTooOldError } from "../src/log/errors.ts";
 import { META } from "../src/log/format.ts";
-import { checkDatabaseName, logKey } from "../src/log/keys.ts";
+import { checkDatabaseName } from "../src/log/keys.ts";
 import { coldOpen, openForWrite } from "../src/log/open.ts";
 import { readConfig } from "../src/log/records.ts";
 import { retention } from "../src/log/retention.ts";
-import { type DbState, readBlocks, refresh } from "../src/log/snapshot.ts";
+import { type DbState, refresh } from "../src/log/snapshot.ts";
+import { readBlocks } from "../src/log/read.ts";
 import type { StoreOp } from "../src/log/store.ts";
 import { commit, type Transaction } from "../src/log/writer.ts";
 import {
+  commitKey,
   DB,
   drive,
   fill,
@@ -114,9 +116,9 @@ Deno.test("commit: a writer paused past keepHistory gets expired, its PUT into t
   store.now += TIMING.keepHistoryMs + 3000;
   const config = drive(readConfig(DB), store)!;
   equal(drive(retention(DB, config), store).commits, 1);
-  ok(!store.objects.has(logKey(DB, 1)));
+  ok(!store.objects.has(commitKey(store, DB, 1)));
   deepEqual(late.finish(), { kind: "expired", txid: 1 }); // its object landed, void
-  equal(store.objects.get(logKey(DB, 1))?.meta[META.putId], "late");
+  equal(store.objects.get(commitKey(store, DB, 1))?.meta[META.putId], "late");
   const r = drive(coldOpen(DB, OPTS), store)!;
   deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 7)]);
   deepEqual(pythonView(store, DB), fill(8, 7));
@@ -138,22 +140,63 @@ Deno.test("commit: an attempt that landed, then was folded and deleted during a 
   deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 5)]); // it was applied: "expired" would lie
 });
 
-Deno.test("checkpoint: a paused checkpointer never moves a base block back", () => {
+Deno.test("commit: a 2xx not surely in time, then a pause past keepHistory and another's late PUT in the emptied slot, is unknown, not conflict", () => {
+  const store = newStore();
+  const a = writer(store);
+  const b = writer(store);
+  // A stale writer on snapshot 0, paused just before its PUT of log/1.
+  const stale = new Stepper(commit(b, tx("stale", 8, [[0, 9]])), store);
+  stale.until((op) => op.kind === "put");
+  const mine = new Stepper(commit(a, tx("mine", 8, [[0, 5]])), store);
+  mine.until((op) => op.kind === "put");
+  // The PUT lands W after the proof: effective, but its answer's Date cannot show it in time.
+  store.now = a.provenAt + TIMING.maxCommitLagMs;
+  mine.step();
+  equal(mine.pending?.[0]?.kind, "head", "it reads the slot back");
+  // Paused before the read-back: txid 1 is folded and deleted, and the stale writer's PUT
+  // re-creates the slot, void.
+  fold(store);
+  store.now += TIMING.keepHistoryMs + 3000;
+  equal(drive(retention(DB, drive(readConfig(DB), store)!), store).commits, 1);
+  equal(stale.finish().kind, "expired");
+  equal(store.objects.get(commitKey(store, DB, 1))?.meta[META.putId], "stale");
+  // Ours was applied: "conflict" would say it was not.
+  equal(mine.finish().kind, "unknown");
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 5)]);
+});
+
+Deno.test("checkpoint: a paused checkpointer never moves a base block back, even to bytes it had (ETag ABA)", () => {
   const store = newStore();
   const w = writer(store);
+  // Block 0 is A, then B, then A again: S3 gives txid 1's and txid 3's block the same ETag.
   equal(drive(commit(w, tx("one", 16, [[0, 1], [1, 1]])), store).kind, "committed");
   equal(drive(commit(w, tx("two", 16, [[0, 2]])), store).kind, "committed");
-  equal(drive(commit(w, tx("three", 8, [[0, 3]])), store).kind, "committed"); // drops block 1
+  equal(drive(commit(w, tx("three", 8, [[0, 1]])), store).kind, "committed"); // drops block 1
   store.now += TIMING.graceMs + 3000;
   const config = drive(readConfig(DB), store)!;
-  const slow = new Stepper(checkpoint(DB, config, { maxCommits: 1 }), store);
-  slow.until((op) => op.kind === "put" && op.key === blockKey(DB, 0)); // will write txid 1's block
-  deepEqual(drive(checkpoint(DB, config), store), { kind: "folded", from: 0, to: 3, written: 2 });
-  deepEqual(slow.finish(), { kind: "folded", from: 0, to: 1, written: 0 });
+  const opts = { requestTimeoutMs: 2000, claimTtlMs: 8000 };
+  const slow = new Stepper(checkpoint(DB, config, { ...opts, maxCommits: 1 }), store);
+  slow.until((op) => op.kind === "put" && op.key === blockKey(DB, 0)); // will write txid 1's A
+  equal(drive(checkpoint(DB, config, opts), store).kind, "busy", "one checkpointer at a time");
+  store.now += 8000 + TIMING.marginMs + 1000; // the paused one's claim expires
+  const fast = drive(checkpoint(DB, config, opts), store);
+  deepEqual({ ...fast, retention: undefined }, {
+    kind: "folded",
+    from: 0,
+    to: 3,
+    written: 2,
+    blocks: 2,
+    retention: undefined,
+  });
+  // Its PUT If-Match the ETag of A would succeed now; it is past its fence and is not sent.
+  deepEqual(slow.finish(), { kind: "raced", reason: "the checkpoint claim was lost" });
   equal(store.objects.get(blockKey(DB, 0))?.meta[META.txid]?.split("@")[0], "3");
   equal(store.objects.get(blockKey(DB, 1))?.body.length, 0); // a tombstone, never deleted
   equal(store.objects.get(blockKey(DB, 1))?.meta[META.txid]?.split("@")[0], "3");
-  deepEqual(pythonView(store, DB), fill(8, 3));
+  deepEqual(pythonView(store, DB), fill(8, 1));
+  const r = drive(coldOpen(DB, OPTS), store)!;
+  deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 1)]);
 });
 
 Deno.test("readBlocks: a transaction longer than the grace period gets SnapshotTooOldError, never old bytes", () => {

@@ -10,15 +10,21 @@
 
 import { AssertionError } from "node:assert/strict";
 import { blockCount, blockLength } from "../src/blocks.ts";
-import { checkpoint } from "../src/log/checkpoint.ts";
-import { LogStoreError, SnapshotTooOldError } from "../src/log/errors.ts";
+import { checkpoint, type CheckpointOutcome } from "../src/log/checkpoint.ts";
+import {
+  DatabaseReplacedError,
+  LogOpenError,
+  LogStoreError,
+  SnapshotTooOldError,
+} from "../src/log/errors.ts";
 import type { ConfigRecord } from "../src/log/format.ts";
 import { coldOpen, openForWrite } from "../src/log/open.ts";
 import { readConfig } from "../src/log/records.ts";
 import { retention } from "../src/log/retention.ts";
 import type { Timing } from "../src/log/rules.ts";
-import { type DbState, readBlocks, refresh } from "../src/log/snapshot.ts";
-import { clock, type Step } from "../src/log/store.ts";
+import { type DbState, refresh } from "../src/log/snapshot.ts";
+import { readBlocks } from "../src/log/read.ts";
+import { clock, parallel, type Step } from "../src/log/store.ts";
 import { commit, type CommitOutcome, type Transaction } from "../src/log/writer.ts";
 import type { LeaseStats } from "./log_sim_lease_book.ts";
 import { counterOf, type Model } from "./log_sim_model.ts";
@@ -45,6 +51,22 @@ export interface RunStats extends WorldStats {
   storeErrors: number;
   /** Checkpoint runs that folded something. */
   folds: number;
+  /** Checkpoint runs that found the claim held by another. */
+  claimBusy: number;
+  /** Processes that learnt their database was deleted (DatabaseReplacedError, "replaced"). */
+  replacedErrors: number;
+  /** Database deletions (incarnation changes). */
+  resets: number;
+  /** Commits of a deleted incarnation acknowledged shortly after the deletion (lost with it). */
+  lateAcks: number;
+  /** Base blocks of a deleted incarnation written past the new database's end. */
+  staleBlocks: number;
+  /** Opens refused because a deleted database's checkpointer left block objects behind. */
+  leftoverRefusals: number;
+  /** Seeds where a database was created again over blocks a stale checkpointer still wrote. */
+  staleInside: number;
+  /** Seeds where a delayed config PUT brought a deleted incarnation back. */
+  resurrections: number;
   /** Commits that staged their data. */
   staged: number;
   /** Reloads from the checkpoint record seen by readers (far behind). */
@@ -85,9 +107,9 @@ export function* writer(env: Env, left: { tx: number }): Step<void> {
         timing: SIM_TIMING,
         probeBytes: env.probeBytes,
       });
-      const minHead = model.head;
+      const saw = model.seen();
       yield* refresh(st);
-      model.checkSnapshot(st.head, st.size, minHead);
+      model.checkSnapshot(st.head, st.size, saw, st.config.id);
       const tx = yield* buildTransaction(env, st);
       if (
         tx.blocks.size > 0 &&
@@ -100,14 +122,42 @@ export function* writer(env: Env, left: { tx: number }): Step<void> {
         chunkBytes: 2 * blockSize,
         attempts: rng.int(2, 5),
       });
-      model.checkOutcome(tx.putId, out);
+      model.checkOutcome(tx.putId, out, st.config.id);
       stats.outcomes[out.kind]++;
       if (out.kind === "committed") left.tx--;
+      if (out.kind === "replaced") st = null; // as the VFS: reopen what is there now
     } catch (e) {
-      if (e instanceof SnapshotTooOldError) tooOld(env, e);
+      if (e instanceof DatabaseReplacedError) {
+        replaced(env, st, e);
+        st = null;
+      } else if (e instanceof SnapshotTooOldError) tooOld(env, e, st);
       else if (e instanceof LogStoreError) stats.storeErrors++;
-      else throw e;
+      else if (leftovers(env, e)) continue;
+      else if (!env.model.tainted) throw e; // after a documented residual: anything goes
     }
+  }
+}
+
+/**
+ * After a deletion, a checkpointer of the deleted database may have left a
+ * block object behind (docs/protocol.md 16.7): opening the prefix then fails
+ * clearly (its blocks do not make a database) instead of adopting it.
+ */
+export function leftovers(env: Env, e: unknown): boolean {
+  if (!(e instanceof LogOpenError) || env.model.resets === 0) return false;
+  env.stats.leftoverRefusals++;
+  return true;
+}
+
+/** A process learnt that its database was deleted: only ever after a deletion. */
+export function replaced(env: Env, st: DbState | null, e?: unknown): void {
+  env.stats.replacedErrors++;
+  if (env.model.tainted) return;
+  const id = st?.config.id;
+  if (env.model.resets === 0 || (id !== undefined && !env.model.stale(id))) {
+    throw new AssertionError({
+      message: `DatabaseReplacedError without a deletion: ${(e as Error)?.message}`,
+    });
   }
 }
 
@@ -123,7 +173,7 @@ export function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
   const oldCount = blockCount(old, bs);
   const look = [0, rng.int(0, oldCount + 1), rng.int(0, oldCount + 1)];
   const got = yield* readBlocks(st, look);
-  model.checkRead(st.head, look, got);
+  model.checkRead(st.head, look, got, st.config.id);
   env.stats.reads++;
   const blocks = new Map<number, Uint8Array>();
   const fresh = (i: number): Uint8Array => rng.bytes(blockLength(i, size, bs));
@@ -147,8 +197,11 @@ export function* buildTransaction(env: Env, st: DbState): Step<Transaction> {
 }
 
 /** Counts a "snapshot too old", which may only come more than G after the proof. */
-export function tooOld(env: Env, e: SnapshotTooOldError): void {
+export function tooOld(env: Env, e: SnapshotTooOldError, st?: DbState | null): void {
   env.stats.tooOld++;
+  if (env.model.tainted) return; // a documented residual happened (Model.tainted)
+  // A state of block objects left by a deleted database: their tags are from its history.
+  if (env.model.resets > 0 && st && !st.adopted) return;
   // The claim of docs/protocol.md: only a transaction older than G can meet a too-new block.
   if (e.observedAt - e.provenAt <= SIM_TIMING.graceMs) {
     throw new AssertionError({
@@ -163,7 +216,7 @@ export function* reader(env: Env, name: string, transactions: number): Step<void
   let st: DbState | null = null;
   for (let t = 0, tries = 0; t < transactions && tries < 60; tries++) {
     try {
-      const minHead = model.head;
+      const saw = model.seen();
       if (!st) {
         st = yield* coldOpen(PREFIX, { blockSize: env.blockSize, probeBytes: env.probeBytes });
         if (!st) {
@@ -176,21 +229,43 @@ export function* reader(env: Env, name: string, transactions: number): Step<void
         yield* refresh(st);
         if (st.floor !== floor) stats.reloads++;
       }
-      model.checkSnapshot(st.head, st.size, minHead);
+      model.checkSnapshot(st.head, st.size, saw, st.config.id);
       t++;
       for (let r = rng.int(1, 5); r > 0; r--) {
         const count = blockCount(st.size, env.blockSize);
         const look = Array.from({ length: rng.int(1, 3) }, () => rng.int(0, count));
         const got = yield* readBlocks(st, look);
-        model.checkRead(st.head, look, got);
+        model.checkRead(st.head, look, got, st.config.id);
         stats.reads++;
       }
     } catch (e) {
-      if (e instanceof SnapshotTooOldError) tooOld(env, e);
+      if (e instanceof DatabaseReplacedError) {
+        replaced(env, st, e);
+        st = null;
+      } else if (e instanceof SnapshotTooOldError) tooOld(env, e, st);
       else if (e instanceof LogStoreError) stats.storeErrors++;
-      else throw e;
+      else if (leftovers(env, e)) continue;
+      else if (!env.model.tainted) throw e; // after a documented residual: anything goes
     }
   }
+}
+
+/**
+ * A checkpoint run as a simulated process makes it: the claim's request
+ * timeout (how late a block write may land) of 1-3 s, and a claim TTL a
+ * little above the least the rules allow.
+ */
+export function checkpointRun(env: Env, config: ConfigRecord): Step<CheckpointOutcome> {
+  const { rng } = env;
+  const requestTimeoutMs = rng.int(1, 3) * 1000;
+  return checkpoint(PREFIX, config, {
+    maxCommits: rng.int(1, 6),
+    maxBlocks: rng.pick([3, 8, 1000]),
+    concurrency: rng.int(1, 4),
+    probeBytes: env.probeBytes,
+    requestTimeoutMs,
+    claimTtlMs: 2 * (SIM_TIMING.marginMs + requestTimeoutMs) + rng.int(1, 6) * 1000,
+  });
 }
 
 /** A checkpointer or retention process, running `runs` times with sleeps between. */
@@ -206,18 +281,20 @@ export function* maintainer(
     try {
       config ??= yield* readConfig(PREFIX);
       if (config && what === "checkpoint") {
-        const out = yield* checkpoint(PREFIX, config, {
-          maxCommits: rng.int(1, 6),
-          concurrency: rng.int(1, 4),
-          probeBytes: env.probeBytes,
-        });
-        if (out.kind === "folded") stats.folds++;
+        // Now and then two runs at once in one process (a PRAGMA beside the background run).
+        const outs = rng.chance(0.2)
+          ? yield* parallel([checkpointRun(env, config), checkpointRun(env, config)])
+          : [yield* checkpointRun(env, config)];
+        for (const out of outs) {
+          if (out.kind === "folded") stats.folds++;
+          if (out.kind === "busy") stats.claimBusy++;
+        }
       } else if (config) {
         yield* retention(PREFIX, config, { concurrency: rng.int(1, 4) });
       }
     } catch (e) {
       if (e instanceof LogStoreError) stats.storeErrors++;
-      else throw e;
+      else if (!env.model.tainted) throw e; // after a documented residual: anything goes
     }
     world.sleep(name, rng.int(500, 6000));
     yield* clock();

@@ -35,14 +35,22 @@
  */
 
 import { fetchCommit, type FetchResult } from "../src/log/commits.ts";
-import { LogStoreError, SnapshotTooOldError } from "../src/log/errors.ts";
+import { DatabaseReplacedError, LogStoreError, SnapshotTooOldError } from "../src/log/errors.ts";
 import { acquireLease, type LeaseAttempt, leaseHeld, releaseLease } from "../src/log/lease.ts";
 import { openForWrite } from "../src/log/open.ts";
 import { freshEnough } from "../src/log/rules.ts";
 import { type DbState, refresh } from "../src/log/snapshot.ts";
 import { clock, parallel, type Step } from "../src/log/store.ts";
 import { commit } from "../src/log/writer.ts";
-import { buildTransaction, type Env, PREFIX, SIM_TIMING, tooOld } from "./log_sim_actors.ts";
+import {
+  buildTransaction,
+  type Env,
+  leftovers,
+  PREFIX,
+  replaced,
+  SIM_TIMING,
+  tooOld,
+} from "./log_sim_actors.ts";
 import type { LeaseBook, LeaseProc } from "./log_sim_lease_book.ts";
 
 type Ctx = { env: Env; book: LeaseBook; p: LeaseProc };
@@ -90,7 +98,7 @@ function* renewIfDue(c: Ctx, st: DbState, now: number): Step<void> {
   }
   const [att, probe] = (yield* parallel<unknown>([
     acquireLease(PREFIX, c.p.me, t, c.p.held),
-    fetchCommit(PREFIX, st.head + 1, c.env.blockSize, st.probeBytes),
+    fetchCommit(PREFIX, st.head + 1, st.config, st.probeBytes),
   ] as Step<unknown>[])) as [LeaseAttempt, FetchResult];
   take(c, att);
   if (probe.absent && PROBE_MODE === "checked" && !freshEnough(st.provenAt, probe.date, t)) {
@@ -116,9 +124,9 @@ function* beginRead(c: Ctx, st: DbState): Step<void> {
     }
   }
   const leased = holding(p, now);
-  const minHead = env.model.head;
+  const saw = env.model.seen();
   yield* refresh(st);
-  env.model.checkSnapshot(st.head, st.size, minHead);
+  env.model.checkSnapshot(st.head, st.size, saw, st.config.id);
   if (leased) p.fresh = true;
 }
 
@@ -229,22 +237,29 @@ export function* leaseWriter(
         attempts: rng.int(2, 5),
         validBefore,
       });
-      model.checkOutcome(tx.putId, out);
+      model.checkOutcome(tx.putId, out, st.config.id);
       stats.outcomes[out.kind]++;
       if (out.kind === "committed") left.tx--;
       else p.fresh = false;
-      if (out.kind === "unknown") {
+      if (out.kind === "unknown" || out.kind === "replaced") {
         book.stats.leaseAbandons++; // WriterLease.abandon: it expires by itself
         p.held = null;
         p.fresh = false;
+        if (out.kind === "replaced") st = null; // as the VFS: reopen what is there now
       } else if (rng.chance(0.2)) {
         yield* pause(c, rng.int(0, 2 * book.ttlMs)); // idle ...
         yield* release(c); // ... then the idle timer releases it
       }
     } catch (e) {
-      if (e instanceof SnapshotTooOldError) tooOld(env, e);
+      if (e instanceof DatabaseReplacedError) {
+        replaced(env, st, e);
+        st = null;
+        p.held = null; // the VFS abandons the lease of the deleted database
+        p.fresh = false;
+      } else if (e instanceof SnapshotTooOldError) tooOld(env, e, st);
       else if (e instanceof LogStoreError) stats.storeErrors++;
-      else throw e;
+      else if (leftovers(env, e)) continue;
+      else if (!env.model.tainted) throw e; // after a documented residual: anything goes
     }
   }
   try {

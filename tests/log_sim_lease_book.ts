@@ -93,6 +93,8 @@ export interface LeaseProc {
   fresh: boolean;
   /** False once crashed or exited. */
   alive: boolean;
+  /** Started before the database was deleted: its beliefs are about a lease that is gone. */
+  old?: boolean;
 }
 
 /**
@@ -175,11 +177,19 @@ export class LeaseBook {
     } else fail(`lease generation ${b.generation} of ${b.holder} taken over while live`);
   }
 
+  /** The database is deleted: the processes running now held or waited for a lease now gone. */
+  reset(): void {
+    for (const p of this.procs) p.old = true;
+  }
+
   /** After every step: whoever believes it holds the lease does hold it on the server. */
   checkBeliefs(): void {
     const obj = this.store.objects.get(leaseKey(PREFIX));
     for (const p of this.procs) {
-      if (!p.alive || !p.held || !leaseHeld(p.held, this.world.localNow(p.name), SIM_TIMING)) {
+      if (
+        p.old || !p.alive || !p.held ||
+        !leaseHeld(p.held, this.world.localNow(p.name), SIM_TIMING)
+      ) {
         continue;
       }
       const g = p.held.record.generation;
@@ -204,7 +214,8 @@ export class LeaseBook {
    * a later one of the renewal made for it).
    */
   checkFresh(p: LeaseProc, st: DbState): void {
-    this.model.checkSnapshot(st.head, st.size, 0);
+    this.model.checkSnapshot(st.head, st.size, 0, st.config.id);
+    if (p.old) return; // its lease is of a deleted database: its reads are checked above
     const missed = this.model.effectiveAfter(st.head, this.clockSeq(p.name));
     const bad = missed.filter((m) => this.leasePutIds.has(m.putId));
     if (bad.length > 0) {

@@ -24,7 +24,6 @@
 import { equal, ok } from "node:assert/strict";
 import { checkpoint } from "../src/log/checkpoint.ts";
 import { runSync } from "../src/log/driver.ts";
-import { logKey } from "../src/log/keys.ts";
 import { openForWrite } from "../src/log/open.ts";
 import { retention } from "../src/log/retention.ts";
 import { refresh } from "../src/log/snapshot.ts";
@@ -32,6 +31,7 @@ import type { Step, StoreOp, StoreResult } from "../src/log/store.ts";
 import { commit, type Transaction } from "../src/log/writer.ts";
 import { WriterLease } from "../src/vfs/writer_lease.ts";
 import { PREFIX, SIM_TIMING as t } from "./log_sim_actors.ts";
+import { commitKey } from "./log_helpers.ts";
 import { MemStore } from "./log_sim_store.ts";
 
 function setup(): {
@@ -83,7 +83,7 @@ Deno.test("lease: after an unknown outcome the process does not renew its abando
   const validBefore = lease.forCommit(h, store.now)!;
   let delayed: StoreOp | undefined;
   fault.on = (op) => {
-    if (op.kind === "put" && op.key === logKey(PREFIX, 1)) {
+    if (op.kind === "put" && op.key === commitKey(store, PREFIX, 1)) {
       delayed = op; // times out; lands later
       return { status: 0, message: "timeout" };
     }

@@ -4,8 +4,9 @@
  * (`If-None-Match: *`), `If-Match` PUT (412 on a changed ETag, 404 on an absent
  * key as MinIO answers), DELETE ignoring `If-Match` (as MinIO does), LIST in
  * byte order with small pages, a server clock set by the simulator, `Date` and
- * `Last-Modified` headers with second precision and listings with ms. A lost
- * race answers 409 ConditionalRequestConflict instead of 412 now and then.
+ * `Last-Modified` headers with second precision and listings with ms,
+ * content-derived ETags. A lost race answers 409 ConditionalRequestConflict
+ * instead of 412 now and then.
  *
  * @module
  */
@@ -14,16 +15,17 @@ import type { ListEntry, Metadata, StoreOp, StoreResult } from "../src/log/store
 import { crc32 } from "../src/log/crc32.ts";
 
 /**
- * `LOG_SIM_ETAGS=content`: ETags derived from the body, as S3's and MinIO's
- * (the MD5 of a single-part PUT), instead of a fresh one per write. Off by
- * default: with it the simulation can find the checkpointer's ETag ABA
- * (docs/protocol.md section 13), an open problem.
+ * ETags as S3 and MinIO make them for a single-part PUT: derived from the
+ * body (here a CRC-32 and the length; MD5 there), so equal bytes get equal
+ * ETags and every 0-byte object shares one. `LOG_SIM_ETAGS=unique` gives
+ * every write a fresh ETag instead (as SSE-KMS does), which hides the
+ * checkpointer's ETag ABA (docs/protocol.md 16).
  */
 const CONTENT_ETAGS = (() => {
   try {
-    return Deno.env.get("LOG_SIM_ETAGS") === "content";
+    return Deno.env.get("LOG_SIM_ETAGS") !== "unique";
   } catch {
-    return false;
+    return true;
   }
 })();
 

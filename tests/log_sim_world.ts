@@ -10,8 +10,30 @@
  * @module
  */
 
-import type { Step, StoreOp, StoreResult } from "../src/log/store.ts";
+import { ElapsedClock } from "../src/clock.ts";
+import { type Step, type StoreOp, type StoreResult, UNSENT } from "../src/log/store.ts";
 import type { MemStore } from "./log_sim_store.ts";
+
+function envOf(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `LOG_SIM_CLOCK=mono`: actors measure elapsed time with the monotonic clock
+ * alone, as before src/clock.ts (a suspend then goes unnoticed).
+ */
+const MONO_ONLY = envOf("LOG_SIM_CLOCK") === "mono";
+
+/**
+ * `LOG_SIM_FENCE=unbounded`: a delayed fenced write (a checkpointer's block
+ * PUT) may land any time later, not within its attempt timeout: the residual
+ * risk of docs/protocol.md 16, which the claim cannot cover.
+ */
+const UNBOUNDED = envOf("LOG_SIM_FENCE") === "unbounded";
 
 /** Small seeded PRNG (mulberry32). */
 export class Rng {
@@ -81,6 +103,14 @@ interface Actor {
   rate: number;
   /** Server time at spawn (the local clock runs at `rate` from there). */
   base: number;
+  /** Offset of its wall clock from the server's. */
+  wallSkew: number;
+  /** Server time its monotonic clock stood still (suspends), finished ones. */
+  suspended: number;
+  /** Server time the current suspend began (undefined: not suspended). */
+  suspendStart?: number;
+  /** How it turns its monotonic and wall clocks into elapsed time (src/clock.ts). */
+  clock: ElapsedClock;
   sleepAfterBatch?: number;
   onCrash?: () => void;
 }
@@ -93,17 +123,24 @@ export interface WorldStats {
   ops: number;
   /** Faults injected, by kind. */
   faults: Record<keyof Faults, number>;
+  /** Pauses that were suspends (the monotonic clock stood still). */
+  suspends: number;
+  /** Fenced writes that were not sent (past their send-by time). */
+  unsent: number;
 }
 
 /** Runs actors against a store. */
 export class World {
   readonly actors: Actor[] = [];
-  readonly #delayed: { op: StoreOp; due: number }[] = [];
+  /** Delayed requests: due at a step; a fenced one lands by `deadline` (server time) at the latest. */
+  readonly #delayed: { op: StoreOp; due: number; deadline?: number }[] = [];
   /** Counters. */
   readonly stats: WorldStats = {
     steps: 0,
     ops: 0,
     faults: { crash: 0, lost: 0, transient: 0, delay: 0, pause: 0 },
+    suspends: 0,
+    unsent: 0,
   };
 
   /** A world over `store`; `afterStep` runs after every step (invariant checks). */
@@ -134,19 +171,31 @@ export class World {
       skew: this.rng.int(-3_600_000, 3_600_000),
       rate,
       base: this.store.now,
+      wallSkew: this.rng.int(-3_600_000, 3_600_000),
+      suspended: 0,
+      clock: new ElapsedClock(),
       onCrash,
     });
   }
 
-  /** The named actor's local monotonic clock now (its skew, its rate). */
+  /**
+   * The named actor's local clock now, as it would read it (its skew, its
+   * rate, its suspends), without it reading it.
+   */
   localNow(name: string): number {
     const a = this.actors.find((x) => x.name === name)!;
-    return this.#local(a);
+    return this.#local(a, true);
   }
 
-  #local(a: Actor): number {
+  #local(a: Actor, peek = false): number {
     const now = this.store.now;
-    return a.rate === 1 ? now + a.skew : a.skew + a.base + (now - a.base) * a.rate;
+    const still = a.suspended + (a.suspendStart === undefined ? 0 : now - a.suspendStart);
+    const mono = a.skew + a.base + (now - a.base - still) * a.rate;
+    if (MONO_ONLY) return mono;
+    // The machine's wall clock drifts with its monotonic one, but runs on through suspends.
+    const wall = a.wallSkew + a.base + (now - a.base) * a.rate;
+    const v = peek ? a.clock.peek(mono, wall) : a.clock.read(mono, wall);
+    return v;
   }
 
   #clock(a: Actor): StoreResult {
@@ -172,9 +221,9 @@ export class World {
 
   #step(): boolean {
     const { rng, store } = this;
-    store.now += rng.int(0, 200);
+    this.#advance(store.now + rng.int(0, 200));
     for (const a of this.actors) {
-      if (a.state === "sleeping" && a.wakeAt <= store.now) a.state = "ready";
+      if (a.state === "sleeping" && a.wakeAt <= store.now) this.#wake(a);
     }
     const due = this.#delayed.findIndex((d) => d.due <= this.stats.steps);
     if (due >= 0 && rng.chance(0.5)) {
@@ -185,7 +234,7 @@ export class World {
     if (ready.length === 0) {
       const sleepers = this.actors.filter((a) => a.state === "sleeping");
       if (sleepers.length > 0) {
-        store.now = Math.max(store.now, Math.min(...sleepers.map((a) => a.wakeAt)));
+        this.#advance(Math.max(store.now, Math.min(...sleepers.map((a) => a.wakeAt))));
         return true;
       }
       if (this.#delayed.length > 0) {
@@ -232,10 +281,15 @@ export class World {
     let result: StoreResult;
     if (op.kind === "clock") {
       result = this.#clock(a);
+    } else if (op.kind === "put" && op.sendBy !== undefined && this.#local(a) >= op.sendBy) {
+      this.stats.unsent++;
+      result = { ...UNSENT }; // the driver does not send a fenced write past its send-by time
     } else if (rng.chance(faults.crash)) {
       this.stats.faults.crash++;
       a.state = "dead";
       for (const i of [k, ...a.pending]) {
+        const o = a.batch![i];
+        if (o.kind === "put" && o.sendBy !== undefined && this.#local(a) >= o.sendBy) continue;
         const p = rng.next();
         if (p < 0.4) store.apply(a.batch![i]);
         else if (p < 0.6) this.#delay(a.batch![i]);
@@ -266,15 +320,50 @@ export class World {
       if (sleep > 0) {
         a.state = "sleeping";
         a.wakeAt = store.now + sleep;
+        // Some pauses are suspends (a laptop lid): the monotonic clock stands still meanwhile.
+        if (rng.chance(0.3)) {
+          a.suspendStart = store.now;
+          this.stats.suspends++;
+        }
       }
     }
+  }
+
+  #wake(a: Actor): void {
+    a.state = "ready";
+    if (a.suspendStart !== undefined) {
+      a.suspended += this.store.now - a.suspendStart;
+      a.suspendStart = undefined;
+    }
+  }
+
+  /**
+   * Moves the server clock to `to`, first landing every delayed fenced write
+   * whose deadline comes before (it takes effect within its timeout of being
+   * sent: the assumption of docs/protocol.md 16).
+   */
+  #advance(to: number): void {
+    for (;;) {
+      const k = this.#delayed.findIndex((d) => d.deadline !== undefined && d.deadline < to);
+      if (k < 0) break;
+      const d = this.#delayed.splice(k, 1)[0];
+      this.store.now = Math.max(this.store.now, Math.min(to, d.deadline! - 1));
+      this.store.apply(d.op);
+      this.afterStep();
+    }
+    this.store.now = Math.max(this.store.now, to);
   }
 
   #delay(op: StoreOp): void {
     if (op.kind === "clock") return;
     const p = this.rng.next();
     const late = p < 0.5 ? 20 : p < 0.8 ? 300 : 3000;
-    this.#delayed.push({ op, due: this.stats.steps + this.rng.int(1, late) });
+    const fenced = op.kind === "put" && op.sendBy !== undefined && !UNBOUNDED;
+    this.#delayed.push({
+      op,
+      due: this.stats.steps + this.rng.int(1, late),
+      ...(fenced ? { deadline: this.store.now + (op.timeoutMs ?? 0) } : {}),
+    });
   }
 
   /** Lands every delayed request now (before the final checks). */

@@ -201,7 +201,10 @@ Deno.test("deserialize: an abort and an S3 failure midway delete the staged chun
       let refuse = false;
       const failingCommit = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
         const req = input instanceof Request ? input : new Request(input, init);
-        if (refuse && req.method === "PUT" && /\/log\/\d{20}$/.test(new URL(req.url).pathname)) {
+        if (
+          refuse && req.method === "PUT" &&
+          /\/log\/([^/]+\/)?\d{20}$/.test(new URL(req.url).pathname)
+        ) {
           return Promise.resolve(
             new Response("<Error><Code>AccessDenied</Code><Message>no</Message></Error>", {
               status: 403,

@@ -17,7 +17,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { blockKey } from "../src/blocks.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { freshBucket, type TestBucket } from "./_harness.ts";
+import { commitKeyIn, freshBucket, type TestBucket } from "./_harness.ts";
 import {
   type Database,
   FAST_TIMING,
@@ -217,7 +217,7 @@ for (const blockSize of [4096, 4097, 65536]) {
         `${prefix}.s3vfs/checkpoint`,
         `${prefix}.s3vfs/config`,
         `${prefix}.s3vfs/lease`,
-        `${prefix}.s3vfs/log/00000000000000000001`,
+        await commitKeyIn(b.client, b.bucket, prefix, 1),
       ],
       "config, checkpoint record, the writer lease, one commit object (and staged chunks)",
     );

@@ -339,6 +339,12 @@ Deno.test("S3VFS errors: constructor arguments", () => {
     (e: unknown) => e instanceof RangeError && /maxCommitLagMs \+ 4 \* marginMs/.test(e.message),
   );
   throws(() => new S3VFS({ ...s3, bucket: "b", lease: { ttlMs: 40_500 } }), RangeError);
+  // ... and above keepHistory R: a holder that dies would block every writer that long.
+  throws(
+    () => new S3VFS({ ...s3, bucket: "b", lease: { ttlMs: 24 * 3600_000 } }),
+    (e: unknown) => e instanceof RangeError && /at most keepHistoryMs/.test(e.message),
+  );
+  throws(() => new S3VFS({ ...s3, bucket: "b", closeWaitMs: -1 }), RangeError);
   throws(() => new S3VFS({ ...s3, bucket: "b", lease: { idleMs: -1 } }), RangeError);
   // @ts-expect-error: not a lease option
   throws(() => new S3VFS({ ...s3, bucket: "b", lease: true }), TypeError);

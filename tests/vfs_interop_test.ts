@@ -30,7 +30,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { blockKey } from "../src/blocks.ts";
 import { mapLimit } from "../src/s3/retry.ts";
-import { freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
+import { commitKeyIn, freshBucket, patternBytes, type TestBucket } from "./_harness.ts";
 import { plain, py, type PyRead, QUERIES, requirePython } from "./_python.ts";
 import { type Database, FAST_TIMING, openDb, openLocalReadOnly, settle, testVfs } from "./_vfs.ts";
 
@@ -280,7 +280,7 @@ Deno.test("S3VFS interop: Python sqlite-s3vfs writes, S3VFS reads (and appends, 
         `${prefix}.s3vfs/checkpoint`,
         `${prefix}.s3vfs/config`,
         `${prefix}.s3vfs/lease`,
-        `${prefix}.s3vfs/log/00000000000000000001`,
+        await commitKeyIn(b.client, b.bucket, prefix, 1),
       ]);
       deepEqual(await entries(b, prefix), before, "blocks untouched by the commit");
     });
@@ -339,7 +339,7 @@ Deno.test("S3VFS interop: S3VFS writes, Python sqlite-s3vfs reads (and appends, 
       }
       // Commits are commit objects only: no block is written before a checkpoint.
       deepEqual(await entries(b, prefix), [], "no block before a checkpoint");
-      ok((await companions(b, prefix)).includes(`${prefix}.s3vfs/log/00000000000000000001`));
+      ok((await companions(b, prefix)).includes(await commitKeyIn(b.client, b.bucket, prefix, 1)));
     });
   }
 

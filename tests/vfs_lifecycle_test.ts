@@ -7,7 +7,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { freshBucket, type TestBucket } from "./_harness.ts";
+import { commitKeyIn, freshBucket, type TestBucket } from "./_harness.ts";
 
 /** Every key of the bucket, in order. */
 async function allKeys(b: TestBucket): Promise<string[]> {
@@ -23,9 +23,8 @@ async function allKeys(b: TestBucket): Promise<string[]> {
  * else (no journal).
  */
 async function checkCommitted(b: TestBucket, prefix: string, commits: number): Promise<void> {
-  const log = Array.from(
-    { length: commits },
-    (_, i) => `${prefix}.s3vfs/log/${String(i + 1).padStart(20, "0")}`,
+  const log = await Promise.all(
+    Array.from({ length: commits }, (_, i) => commitKeyIn(b.client, b.bucket, prefix, i + 1)),
   );
   deepEqual(await allKeys(b), [
     `${prefix}.s3vfs/checkpoint`,

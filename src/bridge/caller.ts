@@ -20,10 +20,15 @@ import {
   type BridgeMeta,
   type BridgeOp,
   type BridgeStats,
+  CTRL_DRAIN,
   CTRL_NEEDED,
   CTRL_SEQ,
   CTRL_STATE,
+  DRAIN_DONE,
+  DRAIN_PENDING,
   type MaintainRequest,
+  type MaintenanceDone,
+  type MaintenanceStats,
   STATE_DONE,
   STATE_FAILED,
   STATE_NEED_SPACE,
@@ -64,8 +69,15 @@ export class Bridge {
   #seq = 0;
   #timeoutMs: number;
   #closed = false;
+  /** Maintenance requests the worker has not dealt with yet. */
+  #maintaining = 0;
   /** Called with each call's accounting, the background work's, and the ms spent waiting. */
-  onStats?: (stats: BridgeStats, background: BridgeStats, waitedMs: number) => void;
+  onStats?: (
+    stats: BridgeStats,
+    background: BridgeStats,
+    waitedMs: number,
+    maintenance: MaintenanceStats,
+  ) => void;
 
   /**
    * Starts the worker and waits until its module has loaded (or failed to:
@@ -81,6 +93,11 @@ export class Bridge {
     };
     this.#worker = new Worker(workerLoaderUrl(moduleUrl), { workerData });
     this.#worker.unref(); // an idle worker never keeps the process alive
+    this.#worker.on("message", (m: MaintenanceDone) => {
+      if (m?.type !== "done") return;
+      this.#maintaining = Math.max(0, this.#maintaining - m.count);
+      if (this.#maintaining === 0 && !this.#closed) this.#worker.unref();
+    });
     const startMs = Math.min(timeoutMs, START_TIMEOUT_MS);
     Atomics.wait(this.#ctrl, CTRL_STATE, STATE_PENDING, startMs);
     const state = Atomics.load(this.#ctrl, CTRL_STATE);
@@ -156,14 +173,49 @@ export class Bridge {
         ? { ...r.result, body: bytes.slice(base + r.offset, base + r.offset + r.length) }
         : r.result
     );
-    this.onStats?.(meta.stats, meta.background, performance.now() - started);
+    this.onStats?.(meta.stats, meta.background, performance.now() - started, meta.maintenance);
     return out;
   }
 
-  /** Asks the worker to checkpoint `prefix` (and clean up when due) in the background. */
+  /**
+   * Asks the worker to checkpoint `prefix` (and clean up when due) in the
+   * background. Until it is dealt with, the worker keeps the process alive:
+   * a script that ends meanwhile exits once the run is over.
+   */
   maintain(request: Omit<MaintainRequest, "type">): void {
-    if (!this.#closed) this.#post({ type: "maintain", ...request });
+    if (this.#closed) return;
+    if (this.#maintaining++ === 0) this.#worker.ref();
+    this.#post({ type: "maintain", ...request });
   }
+
+  /**
+   * Stops background work: no new run starts, the runs in progress stop
+   * starting new writes after `budgetMs` (giving their claim up). Blocks until
+   * none runs, at most `waitMs`; false if they still ran then.
+   */
+  drain(budgetMs: number, waitMs: number): boolean {
+    if (this.#closed) return true;
+    const ctrl = this.#ctrl;
+    Atomics.store(ctrl, CTRL_DRAIN, DRAIN_PENDING);
+    new DataView(this.#data).setUint32(0, 0, true);
+    this.#post({
+      type: "drain",
+      budgetMs,
+      ctrl: ctrl.buffer as SharedArrayBuffer,
+      data: this.#data,
+    });
+    Atomics.wait(ctrl, CTRL_DRAIN, DRAIN_PENDING, waitMs);
+    if (Atomics.load(ctrl, CTRL_DRAIN) !== DRAIN_DONE) return false;
+    const n = new DataView(this.#data).getUint32(0, true);
+    if (n > 0) {
+      const last = JSON.parse(new TextDecoder().decode(new Uint8Array(this.#data).slice(4, 4 + n)));
+      this.onBackground?.(last.background, last.maintenance);
+    }
+    return true;
+  }
+
+  /** Called with the background accounting a drain hands over. */
+  onBackground?: (background: BridgeStats, maintenance: MaintenanceStats) => void;
 
   /** PUT bodies go into the shared request buffer: posting each one as a message costs ~0.3 ms. */
   #movePayloads(ops: StoreOp[]): BridgeOp[] {

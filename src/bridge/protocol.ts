@@ -27,6 +27,15 @@ export const CTRL_STATE = 0;
 export const CTRL_NEEDED = 1;
 /** Control word: sequence number of the call the caller is waiting for. */
 export const CTRL_SEQ = 2;
+/** Control word: DRAIN_PENDING while the caller waits for background work to end. */
+export const CTRL_DRAIN = 3;
+/** Drain requested, background work still running. */
+export const DRAIN_PENDING = 1;
+/**
+ * Drained: no background work runs any more. The data buffer then holds
+ * `[u32 length][JSON {background, maintenance}]`: what it did since the last call.
+ */
+export const DRAIN_DONE = 2;
 /** Waiting for the worker. */
 export const STATE_PENDING = 0;
 /** Response written. */
@@ -82,6 +91,24 @@ export interface BridgeStats {
   retried: number;
 }
 
+/** What background maintenance did (counts since the last report). */
+export interface MaintenanceStats {
+  /** Maintenance runs (a checkpoint, with retention when due). */
+  runs: number;
+  /** Runs that folded commits into the blocks. */
+  folds: number;
+  /** Commits folded. */
+  commits: number;
+  /** Block objects written. */
+  blocks: number;
+  /** Runs that found another checkpointer holding the claim. */
+  busy: number;
+  /** Runs that failed (an S3 error: e.g. read-only credentials). */
+  failures: number;
+  /** The last failure's message. */
+  lastFailure?: string;
+}
+
 /** Metadata part of a response. */
 export interface BridgeMeta {
   /** Results, per operation. */
@@ -90,6 +117,8 @@ export interface BridgeMeta {
   stats: BridgeStats;
   /** Accounting of background work (checkpoints, retention) since the last call. */
   background: BridgeStats;
+  /** What background maintenance did since the last call. */
+  maintenance: MaintenanceStats;
 }
 
 /** Settings the worker needs to build its S3 client. */
@@ -124,6 +153,17 @@ export interface MaintainRequest {
   config: ConfigRecord;
 }
 
+/**
+ * Worker -> caller: `count` maintenance requests are dealt with (run, or
+ * skipped). The caller keeps the process alive while some are not.
+ */
+export interface MaintenanceDone {
+  /** Message type. */
+  type: "done";
+  /** Requests dealt with. */
+  count: number;
+}
+
 /** Caller -> worker messages. */
 export type ToWorker =
   | WorkerInit
@@ -137,4 +177,9 @@ export type ToWorker =
     /** PUT bodies, at each op's `at`/`length` (no per-body message copies). */
     req: SharedArrayBuffer;
   }
-  | { type: "collect"; seq: number; data: SharedArrayBuffer };
+  | { type: "collect"; seq: number; data: SharedArrayBuffer }
+  /**
+   * Start no more background work; stop the runs in progress once `budgetMs`
+   * passed (each gives its claim up), then set CTRL_DRAIN to DRAIN_DONE.
+   */
+  | { type: "drain"; budgetMs: number; ctrl: SharedArrayBuffer; data: SharedArrayBuffer };

@@ -12,7 +12,6 @@
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { checkpoint } from "../log/checkpoint.ts";
 import { runAsync } from "../log/driver.ts";
-import { retention } from "../log/retention.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
@@ -21,10 +20,14 @@ import {
   type BridgeOp,
   type BridgeResult,
   type BridgeStats,
+  CTRL_DRAIN,
   CTRL_NEEDED,
   CTRL_SEQ,
   CTRL_STATE,
+  DRAIN_DONE,
   type MaintainRequest,
+  type MaintenanceDone,
+  type MaintenanceStats,
   STATE_DONE,
   STATE_NEED_SPACE,
   STATE_READY,
@@ -40,11 +43,24 @@ let store: S3LogStore | undefined;
 let backgroundStore: S3LogStore | undefined;
 let stats: BridgeStats = newStats();
 let background: BridgeStats = newStats();
+let maintenance: MaintenanceStats = newMaintenance();
 const pending = new Map<number, { ctrl: Int32Array; meta: Uint8Array; payload: Uint8Array[] }>();
-/** Databases with background work running, and whether another run was asked for meanwhile. */
+/** Databases with a maintenance run in progress, and whether another was asked for meanwhile. */
 const maintaining = new Map<string, MaintainRequest | null>();
-/** When retention last ran per database (local ms). */
-const lastRetention = new Map<string, number>();
+/** Requests of a database that came during its run: answered when the next run ends. */
+const absorbed = new Map<string, number>();
+/** Per database: no run is started before this (local ms): nothing is due, or it failed. */
+const quietUntil = new Map<string, number>();
+/** Set by a drain: no new run starts; running ones stop starting batches after `deadline`. */
+let draining: { deadline: number; ctrl: Int32Array; data: SharedArrayBuffer } | undefined;
+/** How long a database is left alone after a failed run (read-only credentials, say). */
+const FAILURE_BACKOFF_MS = 60_000;
+/** Runs in a row on one database while commits keep being due. */
+const MAX_CHAINED_RUNS = 16;
+
+function newMaintenance(): MaintenanceStats {
+  return { runs: 0, folds: 0, commits: 0, blocks: 0, busy: 0, failures: 0 };
+}
 
 function newStats(): BridgeStats {
   return { requests: {}, bytesIn: 0, bytesOut: 0, retried: 0 };
@@ -94,35 +110,92 @@ async function runCall(
 
 /**
  * Background work on one database, one run at a time per database: a
- * checkpoint, and retention at most every keepHistory/4. Failures are
- * dropped (the next run tries again); nothing here is on a commit's path.
+ * checkpoint under the checkpoint claim, with retention when due (both in
+ * `checkpoint`). Runs again at once while it folds (bounded), then stays
+ * quiet until the next commit may be folded. Failures are counted and
+ * backed off; nothing here is on a commit's path.
  */
-async function maintain(req: MaintainRequest): Promise<void> {
+async function maintain(req: MaintainRequest, requests = 1): Promise<void> {
   if (maintaining.has(req.prefix)) {
     maintaining.set(req.prefix, req); // run again when the current run ends
+    absorbed.set(req.prefix, (absorbed.get(req.prefix) ?? 0) + requests);
     return;
+  }
+  if (draining || performance.now() < (quietUntil.get(req.prefix) ?? -Infinity)) {
+    return done(requests);
   }
   maintaining.set(req.prefix, null);
   try {
-    await runAsync(
-      checkpoint(req.prefix, req.config, { concurrency: init!.concurrency }),
-      backgroundStore!,
-    );
-    const last = lastRetention.get(req.prefix) ?? -Infinity;
-    if (performance.now() - last > req.config.timing.keepHistoryMs / 4) {
-      lastRetention.set(req.prefix, performance.now());
-      await runAsync(
-        retention(req.prefix, req.config, { concurrency: init!.concurrency }),
+    for (let run = 0; run < MAX_CHAINED_RUNS && !draining; run++) {
+      maintenance.runs++;
+      const out = await runAsync(
+        checkpoint(req.prefix, req.config, {
+          concurrency: init!.concurrency,
+          requestTimeoutMs: init!.timeoutMs,
+          shouldStop: () => draining !== undefined && performance.now() >= draining.deadline,
+        }),
         backgroundStore!,
       );
+      if (out.kind === "folded") {
+        maintenance.folds++;
+        maintenance.commits += out.to - out.from;
+        maintenance.blocks += out.written;
+        continue; // maybe more is due
+      }
+      if (out.kind === "idle") {
+        quietUntil.set(req.prefix, performance.now() + (out.nextInMs ?? req.config.timing.graceMs));
+      } else if (out.kind === "busy") {
+        maintenance.busy++;
+        quietUntil.set(req.prefix, performance.now() + Math.min(out.waitMs, 60_000));
+      } else if (out.kind === "replaced" || out.kind === "none") {
+        quietUntil.set(req.prefix, Infinity);
+      }
+      break;
     }
-  } catch {
-    // the next run tries again
+  } catch (e) {
+    maintenance.failures++;
+    maintenance.lastFailure = e instanceof Error ? e.message : String(e);
+    quietUntil.set(req.prefix, performance.now() + FAILURE_BACKOFF_MS);
   } finally {
     const again = maintaining.get(req.prefix);
+    const more = absorbed.get(req.prefix) ?? 0;
     maintaining.delete(req.prefix);
-    if (again) void maintain(again);
+    absorbed.delete(req.prefix);
+    done(requests);
+    if (again) void maintain(again, more);
+    if (draining && maintaining.size === 0) drained();
   }
+}
+
+/** Tells the caller that `count` maintenance requests are dealt with (it keeps the process alive until then). */
+function done(count: number): void {
+  if (count === 0) return;
+  const msg: MaintenanceDone = { type: "done", count };
+  parentPort?.postMessage(msg);
+}
+
+/** Starts draining: no new run; running ones stop after `budgetMs`; DRAIN_DONE once none runs. */
+function drain(budgetMs: number, ctrlBuffer: SharedArrayBuffer, data: SharedArrayBuffer): void {
+  const ctrl = new Int32Array(ctrlBuffer);
+  draining ??= { deadline: performance.now() + budgetMs, ctrl, data };
+  draining.deadline = Math.min(draining.deadline, performance.now() + budgetMs);
+  draining.ctrl = ctrl;
+  draining.data = data;
+  if (maintaining.size === 0) drained();
+}
+
+/** Hands the background accounting over with DRAIN_DONE (the caller makes no call after). */
+function drained(): void {
+  if (!draining) return;
+  const json = new TextEncoder().encode(JSON.stringify({ background, maintenance }));
+  if (4 + json.length <= draining.data.byteLength) {
+    new DataView(draining.data).setUint32(0, json.length, true);
+    new Uint8Array(draining.data).set(json, 4);
+    background = newStats();
+    maintenance = newMaintenance();
+  }
+  Atomics.store(draining.ctrl, CTRL_DRAIN, DRAIN_DONE);
+  Atomics.notify(draining.ctrl, CTRL_DRAIN);
 }
 
 function deliver(
@@ -174,12 +247,16 @@ function serve(port: MessagePort, data: WorkerData): void {
       case "call": {
         const ctrl = new Int32Array(msg.ctrl);
         const { results, payload } = await runCall(msg.ops, msg.req);
-        const meta: BridgeMeta = { results, stats, background };
+        const meta: BridgeMeta = { results, stats, background, maintenance };
         stats = newStats();
         background = newStats();
+        maintenance = newMaintenance();
         deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
         return;
       }
+      case "drain":
+        drain(msg.budgetMs, msg.ctrl, msg.data);
+        return;
       case "collect": {
         const p = pending.get(msg.seq);
         pending.delete(msg.seq);

@@ -23,7 +23,7 @@ import {
   type ConfigRecord,
   decodeCommitIndex,
 } from "../log/format.ts";
-import { logKey, logPrefix, stageKey, txidOfLogKey } from "../log/keys.ts";
+import { logKey, logNamespace, logPrefix, stageKey, txidOfLogKey } from "../log/keys.ts";
 import { coldOpen } from "../log/open.ts";
 import { readCheckpoint, readConfig } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
@@ -79,10 +79,20 @@ export async function checkStorage(
     if (i !== undefined) blocks.set(i, e.size);
   }
   const logTxids: number[] = [];
+  const ns = config ? logNamespace(config) : undefined;
+  const orphans = new Map<string, number>();
   for await (const e of client.list(bucket, { prefix: logPrefix(prefix) })) {
-    const t = txidOfLogKey(prefix, e.key);
+    const t = txidOfLogKey(prefix, e.key, ns);
+    const other = /^([0-9a-z]+)\/\d{20}$/.exec(e.key.slice(logPrefix(prefix).length))?.[1];
     if (t !== undefined) logTxids.push(t);
+    else if (other !== undefined && other !== ns) orphans.set(other, (orphans.get(other) ?? 0) + 1);
     else problems.push(`unexpected object in the log: ${e.key}`);
+  }
+  for (const [id, n] of orphans) {
+    passed.push(
+      `${n} commit object(s) of a deleted incarnation ${id} under ${logPrefix(prefix, id)} ` +
+        "(left by a process that wrote after the database was deleted; safe to delete)",
+    );
   }
 
   if (!config && !ck) {
@@ -115,7 +125,7 @@ export async function checkStorage(
   // Commit objects: parse every one kept, check inline CRCs and staged chunks.
   const commits = new Map<number, CommitIndex>();
   await eachLimit(logTxids, 8, async (txid) => {
-    const key = logKey(prefix, txid);
+    const key = logKey(prefix, txid, ns);
     try {
       const r = await client.get(bucket, key);
       if (r.status !== "ok") return void problems.push(`commit ${txid}: disappeared while checked`);
@@ -125,7 +135,7 @@ export async function checkStorage(
       const dataStart = 24 + new DataView(r.body.buffer, r.body.byteOffset).getUint32(12);
       for (const b of index.blocks) {
         if (b.chunk !== undefined) {
-          const head = await client.head(bucket, stageKey(prefix, txid, index.putId, b.chunk));
+          const head = await client.head(bucket, stageKey(prefix, txid, index.putId, b.chunk, ns));
           if (!head && txid > ck!.txid) {
             problems.push(`commit ${txid}: staged chunk ${b.chunk} of block ${b.index} is missing`);
           } else if (head && head.size < b.offset + b.length) {

@@ -38,11 +38,14 @@ export const checkpointCommand: Command = {
   positionals: ["database"],
   async run(s: Session): Promise<number> {
     const { vfs, prefix } = await openVfs(s, s.args.positionals[0], "checkpoint");
+    const started = performance.now();
     const o = await vfs.checkpoint(prefix);
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
     switch (o.kind) {
       case "folded":
         s.out(
-          `folded txids ${o.from + 1}..${o.to} into the blocks (${o.written} blocks written)\n`,
+          `folded txids ${o.from + 1}..${o.to} into the blocks: ${o.written} of ${o.blocks} ` +
+            `blocks written in ${secs} s\n`,
         );
         return 0;
       case "idle":
@@ -55,6 +58,16 @@ export const checkpointCommand: Command = {
         return 0;
       case "raced":
         throw new CliError(`checkpoint raced with another one: ${o.reason}`);
+      case "busy":
+        throw new CliError(
+          `another checkpoint is running (${o.holder}, until ${
+            new Date(o.until).toISOString()
+          } unless renewed); try again later`,
+        );
+      case "stopped":
+        throw new CliError(`checkpoint stopped before it finished (${o.written} blocks written)`);
+      case "replaced":
+        throw new CliError(`the database changed under the checkpoint: ${o.reason}`);
     }
   },
 };

@@ -13,11 +13,18 @@ import { blockIndexOf } from "../blocks.ts";
 import { parseSqliteHeader, type SqliteHeader } from "../header.ts";
 import { runAsync } from "../log/driver.ts";
 import type { CheckpointRecord, ConfigRecord } from "../log/format.ts";
-import { checkDatabaseName, COMPANION_SUFFIX, logPrefix, txidOfLogKey } from "../log/keys.ts";
+import {
+  checkDatabaseName,
+  COMPANION_SUFFIX,
+  logNamespace,
+  logPrefix,
+  txidOfLogKey,
+} from "../log/keys.ts";
 import { coldOpen } from "../log/open.ts";
 import { readCheckpoint } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
-import { type DbState, readBlocks } from "../log/snapshot.ts";
+import type { DbState } from "../log/snapshot.ts";
+import { readBlocks } from "../log/read.ts";
 import type { ListEntry, S3Client } from "../s3/client.ts";
 
 /** One database as its objects describe it. */
@@ -68,10 +75,11 @@ export async function inspect(
   if (!state) return null;
   const [ck, log, blocks] = await Promise.all([
     runAsync(readCheckpoint(prefix), store),
-    listAll(client, bucket, logPrefix(prefix)),
+    listAll(client, bucket, logPrefix(prefix, logNamespace(state.config))),
     listAll(client, bucket, `${prefix}/`),
   ]);
-  const logTxids = log.map((e) => txidOfLogKey(prefix, e.key)).filter((t) => t !== undefined);
+  const ns = logNamespace(state.config);
+  const logTxids = log.map((e) => txidOfLogKey(prefix, e.key, ns)).filter((t) => t !== undefined);
   const checkpoint = ck.record;
   let header: SqliteHeader | null = null;
   if (state.size >= 100) {

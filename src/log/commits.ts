@@ -8,7 +8,17 @@
 
 import { LogCorruptError } from "./errors.ts";
 import { type CommitIndex, commitIndexEnd, decodeCommitIndex } from "./format.ts";
-import { logKey, stageKey } from "./keys.ts";
+import { logKey, logNamespace, stageKey } from "./keys.ts";
+
+/** What reading a database's commits needs of its config: block size and log namespace. */
+export interface LogShape {
+  /** Block size. */
+  blockSize: number;
+  /** The config id. */
+  id?: string;
+  /** The log layout (see `logNamespace`). */
+  layout?: number;
+}
 import { commitEffective, type Timing } from "./rules.ts";
 import { crc32 } from "./crc32.ts";
 import { dateOf, expectOk, isAbsent, request, type Step } from "./store.ts";
@@ -41,10 +51,11 @@ export type FetchResult = { absent: false; commit: FetchedCommit } | { absent: t
 export function* fetchCommit(
   prefix: string,
   txid: number,
-  blockSize: number,
+  config: LogShape,
   probeBytes = DEFAULT_PROBE_BYTES,
 ): Step<FetchResult> {
-  const key = logKey(prefix, txid);
+  const { blockSize } = config;
+  const key = logKey(prefix, txid, logNamespace(config));
   const op = { kind: "get", key, range: { offset: 0, length: probeBytes } } as const;
   const r = expectOk(op, yield* request(op), true);
   const date = dateOf(op, r);
@@ -73,9 +84,12 @@ export function* fetchCommit(
   };
 }
 
-/** Whether the fetched commit's blocks and size apply (see `commitEffective`). */
-export function isEffective(c: FetchedCommit, timing: Timing): boolean {
-  return commitEffective(c.lastModified, c.index, timing);
+/**
+ * Whether the fetched commit's blocks and size apply for a reader of the
+ * log incarnation `config.id` (see `commitEffective`).
+ */
+export function isEffective(c: FetchedCommit, config: { timing: Timing; id?: string }): boolean {
+  return commitEffective(c.lastModified, c.index, config.timing, config.id);
 }
 
 /** Where one version of one block can be read. */
@@ -109,7 +123,7 @@ export function locateBlocks(
     b.chunk === undefined
       ? {
         txid: index.txid,
-        key: logKey(prefix, index.txid),
+        key: logKey(prefix, index.txid, index.incarnation),
         putId: index.putId,
         offset: dataStart + b.offset,
         length: b.length,
@@ -117,7 +131,7 @@ export function locateBlocks(
       }
       : {
         txid: index.txid,
-        key: stageKey(prefix, index.txid, index.putId, b.chunk),
+        key: stageKey(prefix, index.txid, index.putId, b.chunk, index.incarnation),
         offset: b.offset,
         length: b.length,
         crc: b.crc,

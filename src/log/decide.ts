@@ -11,7 +11,7 @@
 
 import { blockCount } from "../blocks.ts";
 import { locateBlocks } from "./commits.ts";
-import { LogStoreError } from "./errors.ts";
+import { DatabaseReplacedError, LogStoreError } from "./errors.ts";
 import {
   type CommitIndex,
   commitIndexEnd,
@@ -19,10 +19,10 @@ import {
   encodeCommit,
   stampFromMeta,
 } from "./format.ts";
-import { logKey } from "./keys.ts";
-import { readCheckpoint } from "./records.ts";
+import { logKey, logNamespace } from "./keys.ts";
+import { type Identity, readCheckpoint, readIdentity } from "./records.ts";
 import { commitEffective, freshEnough, surelyInTime } from "./rules.ts";
-import type { DbState } from "./snapshot.ts";
+import { type DbState, noteRecord, recordCheckMs } from "./snapshot.ts";
 import {
   clock,
   dateOf,
@@ -31,9 +31,11 @@ import {
   isLostRace,
   isSuccess,
   isTransient,
+  parallel,
   type PutOp,
   request,
   type Step,
+  type StoreResult,
 } from "./store.ts";
 
 /** Options of {@linkcode commit}. */
@@ -52,9 +54,14 @@ export interface CommitOptions {
   validBefore?: number;
 }
 
-/** How a commit ended. Only "committed" means the transaction is durable and visible. */
+/**
+ * How a commit ended. Only "committed" means the transaction is durable and
+ * visible. "replaced": the database was deleted (and maybe created again)
+ * under this process; the transaction is not part of any database.
+ */
 export type CommitOutcome =
   | { kind: "committed"; txid: number }
+  | { kind: "replaced"; txid: number; reason: string }
   | { kind: "conflict"; txid: number }
   | { kind: "expired"; txid: number }
   | { kind: "aborted"; txid: number; reason: string }
@@ -73,12 +80,33 @@ export function* decide(
 ): Step<CommitOutcome> {
   const { txid } = index;
   const timing = st.config.timing;
-  // Renew the proof that S is current when it is getting old (a long transaction).
+  const ns = logNamespace(st.config);
   const now = yield* clock();
+  // Every recordCheckMs, the checkpoint record is read with the first request of the commit
+  // (same round trip): a database deleted (and maybe created again) under this process is
+  // never written for long. Its commit, if it lands, is void for every reader there.
+  let check = now - (st.recordClock ?? -Infinity) > recordCheckMs(timing);
+  let replaced: string | undefined;
+  function* withCheck<T>(step: Step<T>): Step<T> {
+    if (!check) return yield* step;
+    check = false;
+    const [r, ck] = yield* parallel<T | Identity | undefined>([step, maybeIdentity(st.prefix)]);
+    if (ck) {
+      try {
+        noteRecord(st, ck as Identity, now);
+      } catch (e) {
+        if (!(e instanceof DatabaseReplacedError)) throw e;
+        replaced = e.message;
+      }
+    }
+    return r as T;
+  }
+  // Renew the proof that S is current when it is getting old (a long transaction).
   if (now - st.provenClock > timing.maxCommitLagMs / 2) {
     try {
-      const op = { kind: "head", key: logKey(st.prefix, txid) } as const;
-      const r = expectOk(op, yield* request(op), true);
+      const op = { kind: "head", key: logKey(st.prefix, txid, ns) } as const;
+      const r = expectOk(op, yield* withCheck(request(op)), true);
+      if (replaced) return { kind: "replaced", txid, reason: replaced };
       if (!isAbsent(r)) return { kind: "conflict", txid };
       if (!freshEnough(st.provenAt, dateOf(op, r), timing)) {
         const ck = yield* readCheckpoint(st.prefix);
@@ -92,31 +120,59 @@ export function* decide(
     }
   }
   index.validatedAt = Math.min(st.provenAt, opts.validBefore ?? Infinity);
+  // On the server's clock too: a commit proven more than recordCheckMs after the last check of
+  // the record (say, after a long pause of this process) checks it again. So no commit is
+  // acknowledged more than recordCheckMs + W after its database was deleted.
+  if (index.validatedAt - (st.recordDate ?? -Infinity) > recordCheckMs(timing)) check = true;
+  if (ns !== undefined) index.incarnation = ns;
   const body = encodeCommit(index, inline);
   const put: PutOp = {
     kind: "put",
-    key: logKey(st.prefix, txid),
+    key: logKey(st.prefix, txid, ns),
     body,
     ifNoneMatch: true,
     meta: commitMeta(index),
   };
   let occupied = false;
-  let mayHaveLanded = false; // an unanswered attempt may have been applied
+  let landings = 0; // attempts that may have been applied
   for (let a = 0; a < (opts.attempts ?? 5); a++) {
-    const [r] = yield [put];
+    const r = yield* withCheck(once(put));
+    if (replaced) return { kind: "replaced", txid, reason: replaced };
     if (isSuccess(r) && r.date !== undefined && surelyInTime(index, r.date, timing)) {
-      return finish(st, index, body, blocks);
+      return finish(st, index, body, blocks, r.date);
     }
     if (isSuccess(r) || isLostRace(r)) {
       occupied = true;
+      // A 2xx not surely in time was applied all the same: if its object is gone when it is
+      // read back (folded and deleted), the outcome is unknown, never "not applied".
+      if (isSuccess(r)) landings++;
       break;
     }
     if (!isTransient(r) && a === 0) return { kind: "aborted", txid, reason: `PUT ${r.status}` };
     if (!isTransient(r)) break;
-    mayHaveLanded = true;
+    landings++;
   }
-  const outcome = yield* resolve(st, index, { occupied, mayHaveLanded }, opts.attempts ?? 5);
-  return outcome.kind === "committed" ? finish(st, index, body, blocks) : outcome;
+  const seen = { occupied, landings, lastModified: undefined as number | undefined };
+  const outcome = yield* resolve(st, index, seen, opts.attempts ?? 5);
+  return outcome.kind === "committed"
+    ? finish(st, index, body, blocks, seen.lastModified)
+    : outcome;
+}
+
+/** One attempt of `op`, its answer as is. */
+function* once(op: PutOp): Step<StoreResult> {
+  const [r] = yield [op];
+  return r;
+}
+
+/** Record and config, or undefined when they cannot be read now (no conclusion drawn). */
+function* maybeIdentity(prefix: string): Step<Identity | undefined> {
+  try {
+    return yield* readIdentity(prefix);
+  } catch (e) {
+    if (e instanceof Error) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -130,12 +186,12 @@ export function* decide(
 function* resolve(
   st: DbState,
   index: CommitIndex,
-  seen: { occupied: boolean; mayHaveLanded: boolean },
+  seen: { occupied: boolean; landings: number; lastModified?: number },
   attempts: number,
 ): Step<CommitOutcome> {
   const { txid, putId } = index;
   const timing = st.config.timing;
-  const key = logKey(st.prefix, txid);
+  const key = logKey(st.prefix, txid, logNamespace(st.config));
   const marker: CommitIndex = { ...index, kind: "abort", size: st.size, blocks: [] };
   delete marker.stagedAt;
   const abort: PutOp = {
@@ -149,7 +205,7 @@ function* resolve(
   const erased =
     `our commit may have landed and been folded and deleted before ${key} was read back`;
   function* ambiguous(date: number | undefined): Step<boolean> {
-    if (!seen.mayHaveLanded) return false;
+    if (seen.landings === 0) return false;
     if (date !== undefined && freshEnough(index.validatedAt, date, timing)) return false;
     return ((yield* readCheckpoint(st.prefix)).record?.txid ?? 0) >= txid;
   }
@@ -158,8 +214,13 @@ function* resolve(
       const r = yield* request({ kind: "head", key });
       if (isSuccess(r)) {
         const stamp = stampFromMeta(r.meta);
-        if (stamp && commitEffective(r.lastModified ?? Infinity, stamp, timing)) {
+        if (stamp && commitEffective(r.lastModified ?? Infinity, stamp, timing, st.config.id)) {
+          seen.lastModified = r.lastModified;
           return stamp.putId === putId ? { kind: "committed", txid } : { kind: "conflict", txid };
+        }
+        // Our own void commit, and no other attempt of ours can have landed: it is the one.
+        if (stamp?.putId === putId && stamp.kind === "commit" && seen.landings <= 1) {
+          return { kind: "expired", txid };
         }
         if (yield* ambiguous(r.date)) return unknown(erased);
         if (stamp?.putId !== putId) return { kind: "conflict", txid };
@@ -184,12 +245,13 @@ function* resolve(
   return unknown(`${key} could not be read back`);
 }
 
-/** Moves the state to the writer's own commit. */
+/** Moves the state to the writer's own commit (`lastModified`: its Last-Modified, or a bound). */
 function finish(
   st: DbState,
   index: CommitIndex,
   body: Uint8Array,
   blocks: Map<number, Uint8Array> | undefined,
+  lastModified: number | undefined,
 ): CommitOutcome {
   const n = blockCount(index.size, st.config.blockSize);
   locateBlocks(st.prefix, index, commitIndexEnd(body)).forEach((v, k) => {
@@ -204,5 +266,6 @@ function finish(
   st.size = index.size;
   st.pageSize = index.pageSize;
   st.head = index.txid;
+  st.times?.push(lastModified ?? index.validatedAt);
   return { kind: "committed", txid: index.txid };
 }

@@ -78,6 +78,38 @@ export class LogStoreError extends VfsError {
   }
 }
 
+/**
+ * The database was deleted, or deleted and created again, after this process
+ * opened it: its checkpoint record is gone or names another incarnation of
+ * the log. What this process knows (its snapshot, its cache) belongs to the
+ * old database; close every connection to it and open it again.
+ */
+export class DatabaseReplacedError extends VfsError {
+  /** Database name. */
+  readonly prefix: string;
+  /** The incarnation (config id) this process opened. */
+  readonly opened?: string;
+  /** The incarnation found now (undefined: the database is gone). */
+  readonly found?: string;
+
+  /** Builds the error. */
+  constructor(init: { prefix: string; opened?: string; found?: string }) {
+    super(
+      `${init.prefix} was ${
+        init.found === undefined ? "deleted" : "deleted and created again"
+      } after this process opened it (log incarnation ${init.opened ?? "?"}${
+        init.found === undefined ? "" : `, now ${init.found}`
+      }); nothing more is read or written through the old state: close every connection ` +
+        "to it and open it again",
+      { sqliteCode: SQLITE_IOERR },
+    );
+    this.name = "DatabaseReplacedError";
+    this.prefix = init.prefix;
+    if (init.opened !== undefined) this.opened = init.opened;
+    if (init.found !== undefined) this.found = init.found;
+  }
+}
+
 /** The database cannot be opened as asked: block size mismatch, no database, bad config. */
 export class LogOpenError extends VfsError {
   /** Builds the error. */

@@ -34,6 +34,8 @@ export interface MetaNames {
   readonly stagedAt: string;
   /** Base block: the txid whose content it holds. */
   readonly txid: string;
+  /** Commit object: the log incarnation (config id) it was written into. */
+  readonly incarnation: string;
 }
 
 /** Metadata names (`x-amz-meta-…`). */
@@ -48,6 +50,8 @@ export const META: MetaNames = Object.freeze({
   stagedAt: "s3vfs-staged",
   /** Base block: the txid whose content it holds (absent: 0, written by Python). */
   txid: "s3vfs-txid",
+  /** Commit object: the log incarnation (config id) it was written into. */
+  incarnation: "s3vfs-incarnation",
 });
 
 const enc = new TextEncoder();
@@ -80,12 +84,26 @@ export interface ConfigRecord {
    * holds the base content, txid 0.
    */
   id?: string;
+  /**
+   * 2: the log lives under `log/<id>/` and every commit carries the id (the
+   * release of the checkpoint claim on). Absent: `log/<txid>` (earlier ones).
+   */
+  layout?: number;
 }
+
+/** The log layout of the configs this release writes. */
+export const LOG_LAYOUT = 2;
 
 /** Encodes a config object. */
 export function encodeConfig(c: ConfigRecord): Uint8Array {
   return enc.encode(
-    JSON.stringify({ version: c.version, blockSize: c.blockSize, timing: c.timing, id: c.id }),
+    JSON.stringify({
+      version: c.version,
+      blockSize: c.blockSize,
+      timing: c.timing,
+      id: c.id,
+      ...(c.layout === undefined ? {} : { layout: c.layout }),
+    }),
   );
 }
 
@@ -101,7 +119,47 @@ export function decodeConfig(bytes: Uint8Array): ConfigRecord {
     throw new LogCorruptError(`config timing: ${(e as Error).message}`);
   }
   const id = typeof v.id === "string" ? v.id : undefined;
-  return { version: FORMAT_VERSION, blockSize: v.blockSize, timing, ...(id ? { id } : {}) };
+  if (v.layout !== undefined && !(isInt(v.layout, 1) && id)) {
+    throw new LogCorruptError(`config layout ${v.layout}`);
+  }
+  if (v.layout !== undefined && (v.layout as number) > LOG_LAYOUT) {
+    throw new LogCorruptError(
+      `config layout ${v.layout}: written by a newer release of @s3vfs/sqlite; upgrade this one`,
+    );
+  }
+  return {
+    version: FORMAT_VERSION,
+    blockSize: v.blockSize,
+    timing,
+    ...(id ? { id } : {}),
+    ...(v.layout === undefined ? {} : { layout: v.layout as number }),
+  };
+}
+
+/** Version of the checkpoint record written here (1: before the checkpoint claim). */
+export const CHECKPOINT_VERSION = 2;
+
+/**
+ * The checkpoint claim (docs/protocol.md section 16): which checkpointer may
+ * write base blocks. Taken, renewed and given up with `If-Match` writes of
+ * the checkpoint record; it counts until the server's clock passes the
+ * record's Last-Modified + `ttlMs` + M, unless `released`.
+ */
+export interface CheckpointClaim {
+  /** Random id of the claiming run. */
+  holder: string;
+  /** Host name of its process (for people; may be empty). */
+  host: string;
+  /** Process id (for people). */
+  pid: number;
+  /** Incremented at every take; renewals keep it. */
+  generation: number;
+  /** Time to live after each write of the record, in ms (whole seconds). */
+  ttlMs: number;
+  /** Given up by its holder: anyone may take it at once. */
+  released: boolean;
+  /** New at every write, so every write of the record has a new ETag. */
+  nonce: string;
 }
 
 /** `<prefix>.s3vfs/checkpoint`: the txid (and its size) every base block is at least at. */
@@ -112,22 +170,79 @@ export interface CheckpointRecord {
   size: number;
   /** Page size at `txid` (0 if unknown). */
   pageSize: number;
+  /** The log incarnation (the config's `id`); absent in records of version 1. */
+  id?: string;
+  /** Server time (ms) at which the last retention pass started. */
+  retainedAt?: number;
+  /** The checkpoint claim, once a checkpointer took it. */
+  claim?: CheckpointClaim;
 }
 
-/** Encodes a checkpoint record. */
+/** Encodes a checkpoint record (always the current version). */
 export function encodeCheckpoint(c: CheckpointRecord): Uint8Array {
-  return enc.encode(
-    JSON.stringify({ version: FORMAT_VERSION, txid: c.txid, size: c.size, pageSize: c.pageSize }),
-  );
+  return enc.encode(JSON.stringify({
+    version: CHECKPOINT_VERSION,
+    txid: c.txid,
+    size: c.size,
+    pageSize: c.pageSize,
+    ...(c.id === undefined ? {} : { id: c.id }),
+    ...(c.retainedAt === undefined ? {} : { retainedAt: c.retainedAt }),
+    ...(c.claim === undefined ? {} : { claim: c.claim }),
+  }));
 }
 
-/** Decodes and validates a checkpoint record. */
+function decodeClaim(v: unknown): CheckpointClaim | undefined {
+  const c = v as Record<string, unknown> | null;
+  if (
+    c && typeof c === "object" && typeof c.holder === "string" && c.holder !== "" &&
+    typeof c.host === "string" && isInt(c.pid) && isInt(c.generation, 1) &&
+    isInt(c.ttlMs, 1000) && typeof c.released === "boolean" && typeof c.nonce === "string"
+  ) {
+    return {
+      holder: c.holder,
+      host: c.host,
+      pid: c.pid,
+      generation: c.generation,
+      ttlMs: c.ttlMs,
+      released: c.released,
+      nonce: c.nonce,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Decodes and validates a checkpoint record of version 1 or 2. A newer
+ * version is refused (a process of an older release must not checkpoint a
+ * database whose record it does not fully understand).
+ */
 export function decodeCheckpoint(bytes: Uint8Array): CheckpointRecord {
   const v = parseJson(bytes, "checkpoint");
-  if (v.version !== FORMAT_VERSION || !isInt(v.txid) || !isInt(v.size) || !isInt(v.pageSize)) {
+  const bad = (): never => {
     throw new LogCorruptError(`bad checkpoint record ${dec.decode(bytes).slice(0, 200)}`);
+  };
+  if (v.version !== 1 && v.version !== CHECKPOINT_VERSION) {
+    throw new LogCorruptError(
+      `checkpoint record version ${v.version}: written by a newer release of @s3vfs/sqlite; ` +
+        "upgrade this one",
+    );
   }
-  return { txid: v.txid, size: v.size, pageSize: v.pageSize };
+  if (!isInt(v.txid) || !isInt(v.size) || !isInt(v.pageSize)) bad();
+  const out: CheckpointRecord = {
+    txid: v.txid as number,
+    size: v.size as number,
+    pageSize: v.pageSize as number,
+  };
+  if (v.id !== undefined) {
+    if (typeof v.id !== "string" || v.id === "") bad();
+    out.id = v.id as string;
+  }
+  if (v.retainedAt !== undefined) {
+    if (!isInt(v.retainedAt)) bad();
+    out.retainedAt = v.retainedAt as number;
+  }
+  if (v.claim !== undefined) out.claim = decodeClaim(v.claim) ?? bad();
+  return out;
 }
 
 /** Where one block's new content is: inline in the commit object, or in a staged chunk. */
@@ -215,7 +330,9 @@ export function decodeCommitIndex(bytes: Uint8Array, blockSize: number): CommitI
   const v = parseJson(json, "commit index");
   const ok = isInt(v.txid, 1) && typeof v.putId === "string" &&
     (v.kind === "commit" || v.kind === "abort") && isInt(v.validatedAt) &&
-    (v.stagedAt === undefined || isInt(v.stagedAt)) && isInt(v.size) && isInt(v.prevSize) &&
+    (v.stagedAt === undefined || isInt(v.stagedAt)) &&
+    (v.incarnation === undefined || (typeof v.incarnation === "string" && v.incarnation !== "")) &&
+    isInt(v.size) && isInt(v.prevSize) &&
     isInt(v.pageSize) && v.blockSize === blockSize && Array.isArray(v.blocks);
   if (!ok) throw new LogCorruptError(`bad commit index ${dec.decode(json).slice(0, 200)}`);
   const size = v.size as number;
@@ -241,6 +358,7 @@ export function decodeCommitIndex(bytes: Uint8Array, blockSize: number): CommitI
     kind: v.kind as "commit" | "abort",
     validatedAt: v.validatedAt as number,
     ...(v.stagedAt === undefined ? {} : { stagedAt: v.stagedAt as number }),
+    ...(v.incarnation === undefined ? {} : { incarnation: v.incarnation as string }),
     size,
     prevSize: v.prevSize as number,
     pageSize: v.pageSize as number,
@@ -257,6 +375,7 @@ export function commitMeta(index: CommitIndex): Metadata {
     [META.validatedAt]: String(index.validatedAt),
   };
   if (index.stagedAt !== undefined) m[META.stagedAt] = String(index.stagedAt);
+  if (index.incarnation !== undefined) m[META.incarnation] = index.incarnation;
   return m;
 }
 
@@ -268,17 +387,41 @@ export function stampFromMeta(
   const kind = meta?.[META.kind];
   const validatedAt = Number(meta?.[META.validatedAt]);
   if (!putId || (kind !== "commit" && kind !== "abort") || !isInt(validatedAt)) return undefined;
+  const out: CommitStamp & { putId: string } = { putId, kind, validatedAt };
   const staged = meta?.[META.stagedAt];
-  const stagedAt = staged === undefined ? undefined : Number(staged);
-  if (stagedAt !== undefined && !isInt(stagedAt)) return undefined;
-  return stagedAt === undefined
-    ? { putId, kind, validatedAt }
-    : { putId, kind, validatedAt, stagedAt };
+  if (staged !== undefined) {
+    const stagedAt = Number(staged);
+    if (!isInt(stagedAt)) return undefined;
+    out.stagedAt = stagedAt;
+  }
+  const incarnation = meta?.[META.incarnation];
+  if (incarnation) out.incarnation = incarnation;
+  return out;
 }
 
 /** The metadata value tagging a base block with `txid` of the log incarnation `id`. */
 export function blockTag(txid: number, id: string | undefined): string {
   return id ? `${txid}@${id}` : String(txid);
+}
+
+/** A base block's tag parsed: the txid it holds and the log incarnation that wrote it. */
+export interface BlockTag {
+  /** Txid whose content the block holds (0: untagged, Python's). */
+  txid: number;
+  /** Config id of the incarnation whose checkpoint wrote it (absent: untagged or legacy). */
+  id?: string;
+}
+
+/** Parses the tag of a base block (`<txid>` or `<txid>@<id>`; none: txid 0). */
+export function parseBlockTag(meta: Metadata | undefined): BlockTag {
+  const raw = meta?.[META.txid];
+  if (raw === undefined) return { txid: 0 };
+  const at = raw.indexOf("@");
+  const n = Number(at >= 0 ? raw.slice(0, at) : raw);
+  if (!isInt(n) || (at >= 0 && at === raw.length - 1)) {
+    throw new LogCorruptError(`base block txid metadata ${JSON.stringify(raw)}`);
+  }
+  return at >= 0 ? { txid: n, id: raw.slice(at + 1) } : { txid: n };
 }
 
 /**
@@ -287,11 +430,7 @@ export function blockTag(txid: number, id: string | undefined): string {
  * log (see {@linkcode ConfigRecord.id}).
  */
 export function blockTxid(meta: Metadata | undefined, id?: string): number {
-  const raw = meta?.[META.txid];
-  if (raw === undefined) return 0;
-  const at = raw.indexOf("@");
-  if (id !== undefined && at >= 0 && raw.slice(at + 1) !== id) return 0;
-  const n = Number(at >= 0 ? raw.slice(0, at) : raw);
-  if (!isInt(n)) throw new LogCorruptError(`base block txid metadata ${JSON.stringify(raw)}`);
-  return n;
+  const tag = parseBlockTag(meta);
+  if (id !== undefined && tag.id !== undefined && tag.id !== id) return 0;
+  return tag.txid;
 }

@@ -32,7 +32,7 @@ import {
   HISTORY_PROBE_BYTES,
   indexRange,
 } from "./history_blocks.ts";
-import { checkDatabaseName, logPrefix, txidOfLogKey } from "./keys.ts";
+import { checkDatabaseName, logNamespace, logPrefix, txidOfLogKey } from "./keys.ts";
 import { coldOpen } from "./open.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
 import { floorSec } from "./rules.ts";
@@ -76,6 +76,7 @@ export interface HistoryEntry {
 export function* listHistory(prefix: string): Step<HistoryListing | null> {
   checkDatabaseName(prefix);
   for (let attempt = 0; attempt < 10; attempt++) {
+    // Every namespace under log/ (one LIST: the config, read next, says which one is ours).
     const listing = yield* listAll(logPrefix(prefix));
     let [config, ck] = (yield* parallel<ConfigRecord | null | CheckpointRead>([
       readConfig(prefix),
@@ -119,8 +120,9 @@ function keptRun(
   date: number,
 ): HistoryListing {
   const slots = new Map<number, ListEntry>();
+  const ns = logNamespace(config);
   for (const e of entries) {
-    const t = txidOfLogKey(prefix, e.key);
+    const t = txidOfLogKey(prefix, e.key, ns);
     if (t !== undefined && t >= 1) slots.set(t, e);
   }
   const head = Math.max(ck.txid, ...slots.keys());
@@ -175,7 +177,7 @@ export function* historyEntries(
     const c = memo.slots.get(s.txid);
     if (!c) continue;
     const { index } = c;
-    const effective = isEffective(c, config.timing);
+    const effective = isEffective(c, config);
     const changed = effective ? index.blocks.reduce((n, b) => n + b.length, 0) : 0;
     out.push({
       txid: index.txid,

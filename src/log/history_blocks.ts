@@ -180,9 +180,7 @@ export function* fetchKept(
   for (let k = 0; k < slots.length; k += step) {
     const batch = slots.slice(k, k + step);
     const got = yield* parallel<FetchResult>(
-      batch.map((s) =>
-        fetchCommit(prefix, s.txid, config.blockSize, opts.probeBytes ?? HISTORY_PROBE_BYTES)
-      ),
+      batch.map((s) => fetchCommit(prefix, s.txid, config, opts.probeBytes ?? HISTORY_PROBE_BYTES)),
     );
     got.forEach((f, n) => {
       const s = batch[n];
@@ -244,7 +242,7 @@ export function indexRange(memo: Fetched, lo: number, hi: number): (FetchedCommi
 export function changeOf(c: FetchedCommit | undefined, config: ConfigRecord): BlockChange | null {
   if (!c) return null;
   const { index } = c;
-  return isEffective(c, config.timing)
+  return isEffective(c, config)
     ? { prevSize: index.prevSize, size: index.size, written: index.blocks.map((b) => b.index) }
     : { prevSize: index.prevSize, size: index.prevSize, written: [] };
 }

@@ -68,46 +68,64 @@ export function leaseKey(prefix: string): string {
   return `${companionPrefix(prefix)}lease`;
 }
 
-/** Prefix of the commit objects. */
-export function logPrefix(prefix: string): string {
-  return `${companionPrefix(prefix)}log/`;
+/**
+ * The log namespace of a database: its config id when its config says the
+ * log lives under it (`layout` 2, every database this release creates), so
+ * that a process of a deleted incarnation can never read, write or delete a
+ * commit object of the database created again in its place. Undefined for
+ * a database of an earlier release (its log is `log/<txid>`).
+ */
+export function logNamespace(config: { id?: string; layout?: number }): string | undefined {
+  return config.layout !== undefined && config.layout >= 2 ? config.id : undefined;
 }
 
-/** The commit object of `txid`. */
-export function logKey(prefix: string, txid: number): string {
-  return logPrefix(prefix) + padTxid(txid);
+/** Prefix of the commit objects (of the log namespace `ns`, see {@linkcode logNamespace}). */
+export function logPrefix(prefix: string, ns?: string): string {
+  return `${companionPrefix(prefix)}log/${ns === undefined ? "" : `${ns}/`}`;
 }
 
-/** The txid of a commit object key, or undefined if `key` is not one. */
-export function txidOfLogKey(prefix: string, key: string): number | undefined {
-  const lp = logPrefix(prefix);
+/** The commit object of `txid` (in the log namespace `ns`). */
+export function logKey(prefix: string, txid: number, ns?: string): string {
+  return logPrefix(prefix, ns) + padTxid(txid);
+}
+
+/** The txid of a commit object key (of the log namespace `ns`), or undefined if `key` is not one. */
+export function txidOfLogKey(prefix: string, key: string, ns?: string): number | undefined {
+  const lp = logPrefix(prefix, ns);
   if (!key.startsWith(lp)) return undefined;
   const rest = key.slice(lp.length);
   return /^\d{20}$/.test(rest) ? Number(rest) : undefined;
 }
 
-/** Prefix of the staged block data of big transactions. */
-export function stagePrefix(prefix: string): string {
-  return `${companionPrefix(prefix)}stage/`;
+/** Prefix of the staged block data of big transactions (of the log namespace `ns`). */
+export function stagePrefix(prefix: string, ns?: string): string {
+  return `${companionPrefix(prefix)}stage/${ns === undefined ? "" : `${ns}/`}`;
 }
 
-/** Prefix of the chunks one writer staged for `txid` under its put id. */
-export function stageDir(prefix: string, txid: number, putId: string): string {
+/** Prefix of the chunks one writer staged for `txid` under its put id (in the namespace `ns`). */
+export function stageDir(prefix: string, txid: number, putId: string, ns?: string): string {
   if (!/^[0-9a-z]{1,40}$/.test(putId)) throw new RangeError(`bad put id ${putId}`);
-  return `${stagePrefix(prefix)}${padTxid(txid)}.${putId}/`;
+  return `${stagePrefix(prefix, ns)}${padTxid(txid)}.${putId}/`;
 }
 
-/** Chunk `seq` of a writer's staged data. */
-export function stageKey(prefix: string, txid: number, putId: string, seq: number): string {
-  return stageDir(prefix, txid, putId) + String(seq).padStart(10, "0");
+/** Chunk `seq` of a writer's staged data (in the log namespace `ns`). */
+export function stageKey(
+  prefix: string,
+  txid: number,
+  putId: string,
+  seq: number,
+  ns?: string,
+): string {
+  return stageDir(prefix, txid, putId, ns) + String(seq).padStart(10, "0");
 }
 
-/** The parts of a stage chunk key, or undefined if `key` is not one. */
+/** The parts of a stage chunk key (of the namespace `ns`), or undefined if `key` is not one. */
 export function parseStageKey(
   prefix: string,
   key: string,
+  ns?: string,
 ): { txid: number; putId: string; seq: number } | undefined {
-  const sp = stagePrefix(prefix);
+  const sp = stagePrefix(prefix, ns);
   if (!key.startsWith(sp)) return undefined;
   const m = /^(\d{20})\.([0-9a-z]{1,40})\/(\d{10})$/.exec(key.slice(sp.length));
   return m ? { txid: Number(m[1]), putId: m[2], seq: Number(m[3]) } : undefined;

@@ -17,10 +17,10 @@
  */
 
 import { LogStoreError } from "./errors.ts";
+import { localHost, localPid } from "./host.ts";
 import { leaseKey, newPutId } from "./keys.ts";
 import { floorSec, type Timing } from "./rules.ts";
 import {
-  dateOf,
   expectOk,
   type GetOp,
   isAbsent,
@@ -29,7 +29,9 @@ import {
   isTransient,
   type PutOp,
   request,
+  requireFields,
   type Step,
+  type StoreResult,
 } from "./store.ts";
 
 /** The lease object's content. */
@@ -98,20 +100,9 @@ export interface LeaseIdentity {
   ttlMs: number;
 }
 
-let hostName: string | undefined;
-
 /** An identity for this process: a new random holder id, the host name (if allowed) and pid. */
 export function localIdentity(ttlMs: number): LeaseIdentity {
-  if (hostName === undefined) {
-    hostName = "";
-    try {
-      // Only when already allowed: never prompt. Without it the pid and holder id still tell.
-      if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
-        hostName = Deno.hostname();
-      }
-    } catch { /* no permission API or no host name */ }
-  }
-  return { holder: newPutId(), host: hostName, pid: Deno.pid, ttlMs };
+  return { holder: newPutId(), host: localHost(), pid: localPid(), ttlMs };
 }
 
 /** What {@linkcode acquireLease} got. */
@@ -129,7 +120,12 @@ export function defaultLeaseTtl(t: Timing): number {
   return t.maxCommitLagMs + 4 * t.marginMs + 2000;
 }
 
-/** Throws RangeError unless `ttlMs` is whole seconds and at least W + 4 M of `t`. */
+/**
+ * Throws RangeError unless `ttlMs` is whole seconds, at least W + 4 M of `t`
+ * (what makes a lost holder's commits void before another can take it) and
+ * at most keepHistory R (a holder that dies keeps every other writer waiting
+ * for up to the TTL; past R a renewal's probe proves nothing anyway).
+ */
 export function checkLeaseTtl(ttlMs: number, t: Timing): number {
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs % 1000 !== 0) {
     throw new RangeError(`lease.ttlMs must be a positive whole number of seconds in ms`);
@@ -138,6 +134,12 @@ export function checkLeaseTtl(ttlMs: number, t: Timing): number {
   if (ttlMs < min) {
     throw new RangeError(
       `lease.ttlMs ${ttlMs} must be at least maxCommitLagMs + 4 * marginMs = ${min}`,
+    );
+  }
+  if (ttlMs > t.keepHistoryMs) {
+    throw new RangeError(
+      `lease.ttlMs ${ttlMs} must be at most keepHistoryMs = ${t.keepHistoryMs} (a holder that ` +
+        "dies keeps every other writer waiting that long)",
     );
   }
   return ttlMs;
@@ -191,27 +193,21 @@ export function* readLease(prefix: string, t: Timing): Step<LeaseView | null> {
   const op: GetOp = { kind: "get", key: leaseKey(prefix) };
   const r = expectOk(op, yield* request(op), true);
   if (isAbsent(r)) return null;
-  return view(op, r.body, r.lastModified, r.date, r.etag, t);
+  return view(requireFields(op, r, ["etag", "date", "lastModified"]), t);
 }
 
-function view(
-  op: GetOp,
-  body: Uint8Array | undefined,
-  lastModified: number | undefined,
-  date: number | undefined,
-  etag: string | undefined,
-  t: Timing,
-): LeaseView {
-  const record = decodeLease(body ?? new Uint8Array(0));
-  const lm = lastModified ?? 0;
-  const observedAt = dateOf(op, { status: 200, date });
+/** The lease as an answer to its GET (ETag, Date and Last-Modified checked present). */
+function view(r: StoreResult, t: Timing): LeaseView {
+  const record = decodeLease(r.body ?? new Uint8Array(0));
+  const lm = r.lastModified!;
+  const observedAt = r.date!;
   return {
     record,
     lastModified: lm,
     expiresAt: floorSec(lm) + record.ttlMs + t.marginMs + 1000,
     observedAt,
     live: !record.released && !leaseExpired(lm, record.ttlMs, observedAt, t),
-    etag: etag ?? "",
+    etag: r.etag!,
   };
 }
 
@@ -273,10 +269,11 @@ function* put(
   const [c, r] = yield [{ kind: "clock" }, op]; // the clock is read before the PUT is sent
   if (c.clock === undefined) throw new LogStoreError("the driver gave no clock reading", 0);
   const sentClock = c.clock;
-  if (isSuccess(r) && r.etag && r.date !== undefined) {
-    return { prefix, record, etag: r.etag, date: r.date, sentClock };
+  if (isSuccess(r)) {
+    requireFields(op, r, ["etag", "date"]);
+    return { prefix, record, etag: r.etag!, date: r.date!, sentClock };
   }
-  if (isLostRace(r) || isAbsent(r) || isTransient(r) || isSuccess(r)) return null;
+  if (isLostRace(r) || isAbsent(r) || isTransient(r)) return null;
   throw new LogStoreError(`PUT ${key}: unexpected ${r.status} ${r.message ?? ""}`, r.status);
 }
 

@@ -17,6 +17,7 @@ export * from "./format.ts";
 export * from "./records.ts";
 export * from "./commits.ts";
 export * from "./snapshot.ts";
+export * from "./read.ts";
 export * from "./open.ts";
 export * from "./writer.ts";
 export * from "./checkpoint.ts";

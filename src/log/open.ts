@@ -14,7 +14,13 @@
 import { blockIndexOf, DEFAULT_BLOCK_SIZE } from "../blocks.ts";
 import { DEFAULT_PROBE_BYTES } from "./commits.ts";
 import { LogCorruptError, LogOpenError } from "./errors.ts";
-import { type ConfigRecord, encodeCheckpoint, encodeConfig, FORMAT_VERSION } from "./format.ts";
+import {
+  type ConfigRecord,
+  encodeCheckpoint,
+  encodeConfig,
+  FORMAT_VERSION,
+  LOG_LAYOUT,
+} from "./format.ts";
 import { checkDatabaseName, checkpointKey, configKey, newPutId } from "./keys.ts";
 import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
 import { checkTiming, DEFAULT_TIMING, type Timing } from "./rules.ts";
@@ -22,6 +28,7 @@ import { type DbState, loadFrom } from "./snapshot.ts";
 import {
   clock,
   expectOk,
+  isAbsent,
   isLostRace,
   listAll,
   type ListEntry,
@@ -39,6 +46,8 @@ export interface OpenOptions {
   timing?: Timing;
   /** Bytes fetched first from each commit object. */
   probeBytes?: number;
+  /** The config id of a database this call creates (default: a new random one). */
+  id?: string;
 }
 
 function checkBlockSize(prefix: string, found: number, wanted: number | undefined): void {
@@ -62,18 +71,19 @@ export function* coldOpen(prefix: string, opts: OpenOptions = {}): Step<DbState 
       readConfig(prefix),
       readCheckpoint(prefix),
     ])) as [ConfigRecord | null, CheckpointRead];
-    if (ck.record) {
-      // The config is written before the checkpoint record: read it again if it was not there yet.
-      config ??= yield* readConfig(prefix);
-      if (!config) throw new LogCorruptError(`${prefix}: a checkpoint record without a config`);
+    // The config is written before the checkpoint record: read it again if it was not there yet.
+    if (ck.record) config ??= yield* readConfig(prefix);
+    if (ck.record && config) {
       checkBlockSize(prefix, config.blockSize, opts.blockSize);
       return yield* loadFrom(prefix, config, ck, probe);
     }
-    // Not adopted: the base blocks are the whole database, unless someone adopts it meanwhile.
+    // Not adopted: the base blocks are the whole database, unless someone adopts it meanwhile. A
+    // record without a config is left from a database deleted while it was being created (no
+    // process can have committed without the config): the same as none.
     const t0 = yield* clock();
     const listing = yield* listAll(`${prefix}/`);
     const again = yield* readCheckpoint(prefix);
-    if (again.record) continue;
+    if (again.record && (yield* readConfig(prefix))) continue;
     const blocks = listing.entries.filter((e) => blockIndexOf(prefix, e.key) !== undefined);
     if (blocks.length === 0) return null;
     const blockSize = inferBlockSize(prefix, blocks, config?.blockSize ?? opts.blockSize);
@@ -138,7 +148,10 @@ export function* openForWrite(prefix: string, opts: OpenOptions = {}): Step<DbSt
         blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
         timing: checkTiming(opts.timing ?? DEFAULT_TIMING),
       }),
-      id: st?.config.id ?? newPutId(), // a new incarnation of the log
+      // A new incarnation of the log; if a config exists, its PUT fails and the record takes its
+      // id. Never reuse an id read earlier: that config may have been deleted since.
+      id: opts.id ?? newPutId(),
+      layout: LOG_LAYOUT,
     };
     const putConfig: PutOp = {
       kind: "put",
@@ -147,20 +160,45 @@ export function* openForWrite(prefix: string, opts: OpenOptions = {}): Step<DbSt
       ifNoneMatch: true,
     };
     const rc = yield* request(putConfig);
+    let id = config.id;
     if (isLostRace(rc)) {
       const theirs = yield* readConfig(prefix);
-      if (theirs) checkBlockSize(prefix, theirs.blockSize, st ? config.blockSize : opts.blockSize);
+      if (!theirs) continue; // deleted again meanwhile: look again
+      checkBlockSize(prefix, theirs.blockSize, st ? config.blockSize : opts.blockSize);
+      id = theirs.id;
     } else {
       expectOk(putConfig, rc);
     }
     const putCheckpoint: PutOp = {
       kind: "put",
       key: checkpointKey(prefix),
-      body: encodeCheckpoint({ txid: 0, size: st?.size ?? 0, pageSize: st?.pageSize ?? 0 }),
+      body: encodeCheckpoint({
+        txid: 0,
+        size: st?.size ?? 0,
+        pageSize: st?.pageSize ?? 0,
+        ...(id === undefined ? {} : { id }),
+        // Nothing to clean up yet: the first retention pass is due keepHistory/4 from now.
+        ...(rc.date === undefined ? {} : { retainedAt: rc.date }),
+      }),
       ifNoneMatch: true,
     };
     const rk = yield* request(putCheckpoint);
     if (!isLostRace(rk)) expectOk(putCheckpoint, rk);
+    else if (!isLostRace(rc)) {
+      // We created the config, yet a record is there: if the config is still ours (not a
+      // database deleted and created again since), the record is left from a deleted database
+      // (its creator was between its config and its record): replace it.
+      const [orphan, now] = (yield* parallel<CheckpointRead | ConfigRecord | null>([
+        readCheckpoint(prefix),
+        readConfig(prefix),
+      ])) as [CheckpointRead, ConfigRecord | null];
+      if (now?.id === id && orphan.record && orphan.record.id !== id && orphan.etag) {
+        const replace: PutOp = { ...putCheckpoint, ifNoneMatch: undefined, ifMatch: orphan.etag };
+        delete replace.ifNoneMatch;
+        const rr = yield* request(replace);
+        if (!isLostRace(rr) && !isAbsent(rr)) expectOk(replace, rr);
+      }
+    }
   }
   throw new LogCorruptError(`${prefix}: could not create or adopt the database`);
 }

@@ -13,7 +13,14 @@
 
 import type { ConfigRecord } from "./format.ts";
 import { stampFromMeta } from "./format.ts";
-import { logKey, logPrefix, parseStageKey, stagePrefix, txidOfLogKey } from "./keys.ts";
+import {
+  logKey,
+  logNamespace,
+  logPrefix,
+  parseStageKey,
+  stagePrefix,
+  txidOfLogKey,
+} from "./keys.ts";
 import { readCheckpoint } from "./records.ts";
 import { commitEffective, retentionExpired, stageExpired } from "./rules.ts";
 import {
@@ -51,32 +58,37 @@ export function* retention(
 ): Step<RetentionOutcome> {
   const ck = yield* readCheckpoint(prefix);
   if (!ck.record) return { commits: 0, chunks: 0 };
+  // The record of a database created again: not ours to clean (its log is elsewhere anyway).
+  if (ck.record.id !== undefined && config.id !== undefined && ck.record.id !== config.id) {
+    return { commits: 0, chunks: 0 };
+  }
   const floor = ck.record.txid;
   const timing = {
     ...config.timing,
     keepHistoryMs: Math.max(config.timing.keepHistoryMs, opts.keepHistoryMs ?? 0),
   };
   const step = opts.concurrency ?? 32;
-  const log = yield* listAll(logPrefix(prefix), undefined, logKey(prefix, floor));
+  const ns = logNamespace(config);
+  const log = yield* listAll(logPrefix(prefix, ns), undefined, logKey(prefix, floor, ns));
   const victims = new Set<number>();
   for (const e of log.entries) {
-    const t = txidOfLogKey(prefix, e.key);
+    const t = txidOfLogKey(prefix, e.key, ns);
     if (t !== undefined && t <= floor && retentionExpired(e.lastModified, log.date, timing)) {
       victims.add(t);
     }
   }
   // Staged chunks, grouped by the txid and put id they were staged for.
-  const staged = yield* listAll(stagePrefix(prefix));
+  const staged = yield* listAll(stagePrefix(prefix, ns));
   const dirs = new Map<string, { txid: number; putId: string; chunks: ListEntry[] }>();
   for (const e of staged.entries) {
-    const p = parseStageKey(prefix, e.key);
+    const p = parseStageKey(prefix, e.key, ns);
     if (!p) continue;
     const id = `${p.txid}.${p.putId}`;
     if (!dirs.has(id)) dirs.set(id, { txid: p.txid, putId: p.putId, chunks: [] });
     dirs.get(id)!.chunks.push(e);
   }
   const open = [...dirs.values()].filter((d) => !victims.has(d.txid));
-  const heads: HeadOp[] = open.map((d) => ({ kind: "head", key: logKey(prefix, d.txid) }));
+  const heads: HeadOp[] = open.map((d) => ({ kind: "head", key: logKey(prefix, d.txid, ns) }));
   const doomed: string[] = [];
   for (let k = 0; k < heads.length; k += step) {
     const results = yield* idempotent(heads.slice(k, k + step));
@@ -86,7 +98,7 @@ export function* retention(
       if (!isAbsent(r)) {
         const stamp = stampFromMeta(r.meta);
         const referenced = stamp?.putId === d.putId &&
-          commitEffective(r.lastModified ?? Infinity, stamp, timing);
+          commitEffective(r.lastModified ?? Infinity, stamp, timing, config.id);
         if (!referenced) doomed.push(...d.chunks.map((c) => c.key));
       } else if (d.txid <= floor) {
         doomed.push(...d.chunks.map((c) => c.key)); // its slot was folded and deleted
@@ -103,7 +115,7 @@ export function* retention(
   const sorted = [...victims].sort((a, b) => a - b);
   const deletes: DeleteOp[] = [
     ...doomed.map((key): DeleteOp => ({ kind: "delete", key })),
-    ...sorted.map((t): DeleteOp => ({ kind: "delete", key: logKey(prefix, t) })),
+    ...sorted.map((t): DeleteOp => ({ kind: "delete", key: logKey(prefix, t, ns) })),
   ];
   for (let k = 0; k < deletes.length; k += step) {
     const ops = deletes.slice(k, k + step);

@@ -66,21 +66,40 @@ export interface CommitStamp {
   validatedAt: number;
   /** Server time of the writer's first staged chunk, if it staged data. */
   stagedAt?: number;
+  /**
+   * The log incarnation (config id) the writer committed into. A commit of
+   * another incarnation (a process that kept writing after the database was
+   * deleted and created again) is void. Absent in commits of older versions.
+   */
+  incarnation?: string;
 }
 
 /**
  * Whether a commit object is effective (its blocks and size apply). An abort
  * marker never is; a commit is void when it was written more than W after its
- * writer proved its snapshot current, or more than X after it staged data.
- * Every process decides this from the same immutable facts: the object's
- * Last-Modified and the stamps it carries.
+ * writer proved its snapshot current, or more than X after it staged data,
+ * or into another incarnation of the log than `incarnation` (the reader's
+ * config id). Every process decides this from the same immutable facts: the
+ * object's Last-Modified and the stamps it carries.
  */
-export function commitEffective(lastModified: number, stamp: CommitStamp, t: Timing): boolean {
+export function commitEffective(
+  lastModified: number,
+  stamp: CommitStamp,
+  t: Timing,
+  incarnation?: string,
+): boolean {
   if (stamp.kind !== "commit") return false;
+  if (foreignIncarnation(stamp, incarnation)) return false;
   const lm = floorSec(lastModified);
   if (lm - floorSec(stamp.validatedAt) > t.maxCommitLagMs) return false;
   if (stamp.stagedAt !== undefined && lm - floorSec(stamp.stagedAt) > t.maxStageAgeMs) return false;
   return true;
+}
+
+/** Whether a commit was written into another incarnation of the log than `incarnation`. */
+export function foreignIncarnation(stamp: CommitStamp, incarnation: string | undefined): boolean {
+  return stamp.incarnation !== undefined && incarnation !== undefined &&
+    stamp.incarnation !== incarnation;
 }
 
 /**

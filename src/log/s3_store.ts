@@ -10,6 +10,7 @@
  * @module
  */
 
+import { elapsed } from "../clock.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Client } from "../s3/client.ts";
 import { xmlElements, xmlText } from "../s3/xml.ts";
@@ -109,11 +110,17 @@ export class S3LogStore implements AsyncStore {
       case "put": {
         const headers: Record<string, string> = {};
         if (op.ifNoneMatch) headers["if-none-match"] = "*";
-        if (op.ifMatch) headers["if-match"] = op.ifMatch;
+        if (op.ifMatch !== undefined) {
+          // An empty ETag would make the PUT unconditional: refuse it, never send it.
+          if (op.ifMatch === "") {
+            return { status: 400, message: `PUT ${op.key}: If-Match without an ETag (not sent)` };
+          }
+          headers["if-match"] = op.ifMatch;
+        }
         for (const [name, value] of Object.entries(op.meta ?? {})) {
           headers[`x-amz-meta-${name}`] = value;
         }
-        const conditional = !!(op.ifNoneMatch || op.ifMatch);
+        const conditional = !!(op.ifNoneMatch || op.ifMatch !== undefined);
         const r = await this.client.send({
           kind: "PUT",
           method: "PUT",
@@ -123,6 +130,9 @@ export class S3LogStore implements AsyncStore {
           body: op.body,
           idempotent: !conditional,
           accept: ANSWERS,
+          // A fenced write is sent once: a retry would go out later than the protocol checked.
+          ...(op.sendBy !== undefined ? { maxAttempts: 1 } : {}),
+          ...(op.timeoutMs !== undefined ? { timeoutMs: op.timeoutMs } : {}),
         });
         const info = describeAnswer(r.headers);
         return { status: r.status, date: info.date, etag: info.etag };
@@ -163,7 +173,7 @@ export class S3LogStore implements AsyncStore {
         };
       }
       case "clock":
-        return { status: 200, clock: performance.now() };
+        return { status: 200, clock: elapsed() };
     }
   }
 }

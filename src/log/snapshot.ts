@@ -1,9 +1,7 @@
 /**
- * A process's view of one database and its snapshot reads. The state knows
- * every effective commit in (floor, head]: for each block, the newest version
- * in that range and where to read it. A read at snapshot `head` resolves each
- * block to that version, else to the base block, whose recorded txid must be
- * at most `floor` (newer than `head`: "snapshot too old"; in between: a bug).
+ * A process's view of one database. The state knows every effective commit
+ * in (floor, head]: for each block, the newest version in that range and
+ * where to read it (reads: ./read.ts).
  *
  * `refresh` starts a read transaction: one GET of `log/<head+1>`, a 404 means
  * the snapshot is current; otherwise it applies commits until a 404. An answer
@@ -14,7 +12,7 @@
  * @module
  */
 
-import { blockCount, blockKey, blockLength } from "../blocks.ts";
+import { blockCount } from "../blocks.ts";
 import {
   type BlockVersion,
   DEFAULT_PROBE_BYTES,
@@ -25,23 +23,20 @@ import {
   isEffective,
   versionsOf,
 } from "./commits.ts";
-import { crc32 } from "./crc32.ts";
-import { HistoryGoneError, LogCorruptError, LogStoreError, SnapshotTooOldError } from "./errors.ts";
-import { blockTxid, type ConfigRecord, META } from "./format.ts";
-import { logKey, logPrefix, txidOfLogKey } from "./keys.ts";
-import { type CheckpointRead, readCheckpoint, readConfig } from "./records.ts";
-import { freshEnough } from "./rules.ts";
+import { LogCorruptError, LogStoreError } from "./errors.ts";
+import type { CheckpointRecord, ConfigRecord } from "./format.ts";
+import { logKey, logNamespace, logPrefix, txidOfLogKey } from "./keys.ts";
 import {
-  clock,
-  expectOk,
-  type GetOp,
-  idempotent,
-  isAbsent,
-  listAll,
-  parallel,
-  type Step,
-  type StoreResult,
-} from "./store.ts";
+  checkIdentity,
+  checkIncarnation,
+  type CheckpointRead,
+  type Identity,
+  readCheckpoint,
+  readConfig,
+  readIdentity,
+} from "./records.ts";
+import { floorSec, foldable, foreignIncarnation, freshEnough, type Timing } from "./rules.ts";
+import { clock, listAll, parallel, type Step } from "./store.ts";
 
 /** What a process knows about one database. Algorithms update it in place. */
 export interface DbState {
@@ -72,9 +67,65 @@ export interface DbState {
   /**
    * A past snapshot opened by `openAt` (./history.ts), `floor = head`: never
    * refreshed nor written; a base block newer than `head` is history retention
-   * deleted ({@linkcode HistoryGoneError}), not "snapshot too old".
+   * deleted (HistoryGoneError), not "snapshot too old".
    */
   frozen?: boolean;
+  /** The checkpoint record as last read (its incarnation checked), for maintenance decisions. */
+  record?: CheckpointRecord;
+  /** Local clock of that read: the record is read again, with a refresh, every `recordCheckMs`. */
+  recordClock?: number;
+  /** Server time (`Date`) of that read: no commit is sent proven more than `recordCheckMs` after it. */
+  recordDate?: number;
+  /** Last-Modified of each commit applied after `floor` (txid `floor + 1 + k` at `k`). */
+  times?: number[];
+  /** Incarnations found in base block tags and known to be older than ours (not a replacement). */
+  oldIds?: Set<string>;
+  /**
+   * Something this process trusted turned out wrong (a read found a block
+   * newer than the snapshot): the next refresh checks the checkpoint record.
+   */
+  suspect?: boolean;
+}
+
+/**
+ * How often a process re-reads the checkpoint record while it works (with a
+ * refresh or a commit, in the same round trip): max(W / 2, 10 s). It bounds
+ * how long a process keeps using a database that was deleted (and maybe
+ * created again) under it, and keeps its view of the checkpoint current.
+ */
+export function recordCheckMs(t: Timing): number {
+  return Math.max(t.maxCommitLagMs / 2, 10_000);
+}
+
+/**
+ * Whether this process should ask for maintenance now (local clock `now`), by
+ * what it knows: a commit past the checkpoint it last read is older than
+ * the grace period, or the last retention pass was more than
+ * keepHistory/4 ago. A hint: the run itself decides by the server's answers.
+ */
+export function maintenanceDue(st: DbState, now: number): boolean {
+  if (!st.adopted || st.frozen) return false;
+  const t = st.config.timing;
+  const serverNow = st.provenAt + Math.max(0, now - st.provenClock);
+  const folded = Math.max(st.record?.txid ?? st.floor, st.floor);
+  const lm = st.head > folded ? st.times?.[folded - st.floor] : undefined;
+  if (lm !== undefined && foldable(lm, serverNow, t)) return true;
+  const at = st.record?.retainedAt;
+  return st.record !== undefined &&
+    (at === undefined || floorSec(serverNow) - floorSec(at) > t.keepHistoryMs / 4);
+}
+
+/**
+ * Records a checkpoint record read at local clock `clock`, after checking
+ * that it belongs to the state's incarnation (DatabaseReplacedError).
+ */
+export function noteRecord(st: DbState, id: Identity, clock: number): void {
+  checkIdentity(st.prefix, st.config, id);
+  const ck = id.ck;
+  st.record = ck.record!;
+  st.recordClock = clock;
+  st.recordDate = ck.date;
+  st.suspect = false;
 }
 
 /** Applies commit `head + 1` to the state (a void one only advances `head`). */
@@ -83,7 +134,7 @@ export function applyCommit(st: DbState, c: FetchedCommit): void {
   if (index.txid !== st.head + 1) {
     throw new LogCorruptError(`applying txid ${index.txid} on ${st.head}`);
   }
-  if (isEffective(c, st.config.timing)) {
+  if (isEffective(c, st.config)) {
     if (index.prevSize !== st.size) {
       throw new LogCorruptError(
         `log/${index.txid} was written on a database of ${index.prevSize} bytes, not ${st.size}`,
@@ -104,12 +155,18 @@ export function applyCommit(st: DbState, c: FetchedCommit): void {
   }
   st.head = index.txid;
   st.provenAt = Math.max(st.provenAt, c.lastModified);
+  st.times?.push(c.lastModified);
 }
 
 /**
  * Builds the state from a checkpoint record: LIST the log after it, then fetch
  * those commits while re-reading the record. If the record did not move, no
  * commit after it can have been deleted, so the listing is the whole story.
+ * If it moved within what was listed, the state starts from the new record
+ * with the commits already fetched (a busy log cannot make this spin). The
+ * listing ends at the first gap: an object past a gap was written by a process
+ * of another incarnation of the database (it is void; the state reaches it,
+ * and decides it, when the log gets there).
  */
 export function* loadFrom(
   prefix: string,
@@ -118,20 +175,28 @@ export function* loadFrom(
   probeBytes = DEFAULT_PROBE_BYTES,
 ): Step<DbState> {
   let ck = first;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const rec = ck.record;
-    if (!rec) throw new LogCorruptError("the checkpoint record disappeared");
+  for (let attempt = 0; attempt < 20; attempt++) {
+    checkIncarnation(prefix, config, ck);
+    const rec = ck.record!;
     const t0 = yield* clock();
-    const listing = yield* listAll(logPrefix(prefix), logKey(prefix, rec.txid));
-    const txids = listing.entries.map((e) => txidOfLogKey(prefix, e.key) ?? -1);
-    const contiguous = txids.every((t, k) => t === rec.txid + 1 + k);
+    const ns = logNamespace(config);
+    const listing = yield* listAll(logPrefix(prefix, ns), logKey(prefix, rec.txid, ns));
+    const txids: number[] = [];
+    for (const e of listing.entries) {
+      if (txidOfLogKey(prefix, e.key, ns) !== rec.txid + 1 + txids.length) break;
+      txids.push(rec.txid + 1 + txids.length);
+    }
     const got = yield* parallel<FetchResult | CheckpointRead>([
-      ...txids.map((t) => fetchCommit(prefix, t, config.blockSize, probeBytes)),
+      ...txids.map((t) => fetchCommit(prefix, t, config, probeBytes)),
       readCheckpoint(prefix),
     ]);
     const again = got.pop() as CheckpointRead;
-    const fetched = got as FetchResult[];
-    if (!contiguous || again.record?.txid !== rec.txid || fetched.some((f) => f.absent)) {
+    checkIncarnation(prefix, config, again);
+    const base = again.record!;
+    const last = rec.txid + txids.length;
+    // Commits after the record now: all listed, none gone (retention stays at or below it).
+    const fetched = (got as FetchResult[]).slice(Math.max(0, base.txid - rec.txid));
+    if (base.txid < rec.txid || base.txid > last || fetched.some((f) => f.absent)) {
       ck = again;
       continue;
     }
@@ -139,15 +204,20 @@ export function* loadFrom(
       prefix,
       config,
       adopted: true,
-      floor: rec.txid,
-      head: rec.txid,
-      size: rec.size,
-      pageSize: rec.pageSize,
+      floor: base.txid,
+      head: base.txid,
+      size: base.size,
+      pageSize: base.pageSize,
       provenAt: listing.date,
       provenClock: t0,
       versions: new Map(),
       cache: new Map(),
       probeBytes,
+      record: base,
+      recordClock: t0,
+      recordDate: again.date,
+      times: [],
+      oldIds: new Set(),
     };
     for (const f of fetched) if (!f.absent) applyCommit(st, f.commit);
     return st;
@@ -157,29 +227,55 @@ export function* loadFrom(
 
 /**
  * Starts a read transaction: brings `head` to the newest commit. Costs one GET
- * when nothing changed, one more per new commit.
+ * when nothing changed, one more per new commit; every `recordCheckMs` (and
+ * after a read found a block newer than the snapshot) the checkpoint record
+ * is read in the same round trip.
  */
 export function* refresh(st: DbState): Step<void> {
   if (!st.adopted) return yield* refreshUnadopted(st);
   const timing = st.config.timing;
   for (;;) {
     const t0 = yield* clock();
-    const f = yield* fetchCommit(st.prefix, st.head + 1, st.config.blockSize, st.probeBytes);
-    const observed = f.absent ? f.date : f.commit.date;
-    if (!freshEnough(st.provenAt, observed, timing)) {
-      const ck = yield* readCheckpoint(st.prefix);
-      if (!ck.record) throw new LogCorruptError("the checkpoint record disappeared");
-      if (ck.record.txid > st.head) {
-        Object.assign(st, yield* loadFrom(st.prefix, st.config, ck, st.probeBytes));
-        return;
-      }
+    const due = st.suspect || !(t0 - (st.recordClock ?? -Infinity) <= recordCheckMs(timing));
+    const next = fetchCommit(st.prefix, st.head + 1, st.config, st.probeBytes);
+    let f: FetchResult;
+    let ck: Identity | undefined;
+    if (due) {
+      [f, ck] = (yield* parallel<FetchResult | Identity>([
+        next,
+        readIdentity(st.prefix),
+      ])) as [FetchResult, Identity];
+    } else {
+      f = yield* next;
+    }
+    if (ck) noteRecord(st, ck, t0);
+    const fresh = freshEnough(st.provenAt, f.absent ? f.date : f.commit.date, timing);
+    const foreign = !f.absent && foreignIncarnation(f.commit.index, st.config.id);
+    if (!fresh || (foreign && !ck)) {
+      // Read after the answer it confirms (retention deletes only at or below the record, which
+      // only moves forward), or to tell a stale process's void object from a replacement.
+      ck = yield* readIdentity(st.prefix);
+      noteRecord(st, ck, t0);
+    }
+    // The record past the snapshot while the next slot looks empty (a 404 wrongly trusted, or
+    // commits since) or may have been emptied: load from the record.
+    if (ck && ck.ck.record!.txid > st.head && (f.absent || !fresh)) {
+      Object.assign(st, yield* loadFrom(st.prefix, st.config, ck.ck, st.probeBytes));
+      return;
     }
     if (f.absent) {
       st.provenAt = Math.max(st.provenAt, f.date);
       st.provenClock = t0;
       return;
     }
-    applyCommit(st, f.commit);
+    try {
+      applyCommit(st, f.commit);
+    } catch (e) {
+      // A commit that does not follow ours: corruption, unless our database was deleted and
+      // this object was written by another of its stale processes (then say that).
+      if (e instanceof LogCorruptError) noteRecord(st, yield* readIdentity(st.prefix), t0);
+      throw e;
+    }
   }
 }
 
@@ -194,103 +290,4 @@ function* refreshUnadopted(st: DbState): Step<void> {
   const config = yield* readConfig(st.prefix);
   if (!config) throw new LogCorruptError("a checkpoint record without a config object");
   Object.assign(st, yield* loadFrom(st.prefix, config, ck, st.probeBytes));
-}
-
-/**
- * Reads blocks at snapshot `head` (empty past the end). Every block comes from
- * the cache, from the newest commit that changed it, or from its base block
- * checked against the snapshot.
- */
-export function* readBlocks(st: DbState, indexes: number[]): Step<Uint8Array[]> {
-  const bs = st.config.blockSize;
-  const count = blockCount(st.size, bs);
-  const wanted = [...new Set(indexes)].filter((i) => i < count && !st.cache.has(i));
-  const ops: GetOp[] = wanted.map((i) => {
-    const v = st.versions.get(i);
-    return v
-      ? { kind: "get", key: v.key, range: { offset: v.offset, length: v.length } }
-      : { kind: "get", key: blockKey(st.prefix, i) };
-  });
-  const results = yield* idempotent(ops);
-  if (!st.adopted) yield* checkTags(st, wanted, results);
-  const fallback: number[] = [];
-  wanted.forEach((i, k) => {
-    const r = results[k].status === 416 ? results[k] : expectOk(ops[k], results[k], true);
-    const v = st.versions.get(i);
-    if (!v) {
-      st.cache.set(i, checkBase(st, i, r, undefined));
-    } else if (
-      isAbsent(r) || r.status === 416 || (v.putId !== undefined && r.meta?.[META.putId] !== v.putId)
-    ) {
-      fallback.push(i); // deleted by retention (maybe re-created since): use the base
-    } else {
-      const body = r.body ?? new Uint8Array(0);
-      if (body.length !== v.length || crc32(body) !== v.crc) {
-        throw new LogCorruptError(`block ${i} of txid ${v.txid} in ${v.key} fails its checksum`);
-      }
-      st.cache.set(i, body);
-    }
-  });
-  if (fallback.length > 0) {
-    const ops2: GetOp[] = fallback.map((i) => ({ kind: "get", key: blockKey(st.prefix, i) }));
-    const results2 = yield* idempotent(ops2);
-    fallback.forEach((i, k) => {
-      const r = expectOk(ops2[k], results2[k], true);
-      st.cache.set(i, checkBase(st, i, r, st.versions.get(i)!.txid));
-    });
-  }
-  return indexes.map((i) => i < count ? st.cache.get(i)! : new Uint8Array(0));
-}
-
-/**
- * A database without a checkpoint record is its base blocks, but a block
- * tagged with a txid was written by a checkpoint: of an earlier incarnation of
- * the log (its companion objects removed since: the tag is stale, the block is
- * the database's) or of one that began after this snapshot (adopted
- * meanwhile). The checkpoint record tells: absent now, no incarnation can have
- * written the block (a record precedes every commit, and a fold needs one).
- */
-function* checkTags(st: DbState, indexes: number[], results: StoreResult[]): Step<void> {
-  const k = indexes.findIndex((_, n) => blockTxid(results[n].meta) > 0);
-  if (k < 0) return;
-  const ck = yield* readCheckpoint(st.prefix);
-  if (ck.record) throw tooNew(st, indexes[k], blockTxid(results[k].meta), ck.date);
-}
-
-/** A base block newer than the snapshot: "snapshot too old", or history gone for a frozen one. */
-function tooNew(st: DbState, block: number, found: number, observedAt: number): Error {
-  if (st.frozen) {
-    const keepHistoryMs = st.config.timing.keepHistoryMs;
-    return new HistoryGoneError({ prefix: st.prefix, txid: st.head, keepHistoryMs, block, found });
-  }
-  return new SnapshotTooOldError({
-    snapshot: st.head,
-    block,
-    found,
-    observedAt,
-    provenAt: st.provenAt,
-  });
-}
-
-/** Checks a base block against the snapshot; `expected`: the exact txid it must hold. */
-function checkBase(
-  st: DbState,
-  i: number,
-  r: StoreResult,
-  expected: number | undefined,
-): Uint8Array {
-  if (isAbsent(r)) throw new LogCorruptError(`base block ${i} is missing`);
-  // Not adopted: the base blocks are the database, whatever their (stale) tags; see checkTags.
-  const found = st.adopted ? blockTxid(r.meta, st.config.id) : 0;
-  if (found > st.head) throw tooNew(st, i, found, r.date ?? 0);
-  if (expected !== undefined ? found !== expected : found > st.floor) {
-    throw new LogCorruptError(
-      `base block ${i} holds txid ${found}, expected ${expected ?? `<= ${st.floor}`}`,
-    );
-  }
-  const body = r.body ?? new Uint8Array(0);
-  if (body.length !== blockLength(i, st.size, st.config.blockSize)) {
-    throw new LogCorruptError(`base block ${i} has ${body.length} bytes at size ${st.size}`);
-  }
-  return body;
 }

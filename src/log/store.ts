@@ -62,6 +62,14 @@ export interface PutOp {
   ifMatch?: string;
   /** User metadata. */
   meta?: Metadata;
+  /**
+   * A fenced write (the checkpoint claim, docs/protocol.md 16): the driver
+   * must not send it once its local clock reads this value or more (it
+   * answers `unsent` instead), and the store sends it once, without retries.
+   */
+  sendBy?: number;
+  /** Upper bound on the attempt timeout of this request, in ms. */
+  timeoutMs?: number;
 }
 
 /** DELETE an object (204 also when absent). The protocol never relies on `If-Match` here. */
@@ -131,7 +139,16 @@ export interface StoreResult {
   error?: S3ErrorInit;
   /** The driver already retried this read with backoff: a transient failure is final. */
   final?: boolean;
+  /** The request was not sent at all (a fenced write past its `sendBy`); `status` is 0. */
+  unsent?: boolean;
 }
+
+/** The answer a driver gives a fenced write it did not send. */
+export const UNSENT: Readonly<StoreResult> = Object.freeze({
+  status: 0,
+  unsent: true,
+  message: "not sent: its send-by time had passed",
+});
 
 /** The S3 failure behind a result, as an error to chain as a cause. */
 export function causeOf(r: StoreResult): S3Error | undefined {
@@ -280,6 +297,30 @@ export function* parallel<T>(steps: Step<T>[]): Step<T[]> {
     const results = yield batch;
     for (const [i, start, n] of spans) current[i] = steps[i].next(results.slice(start, start + n));
   }
+}
+
+/**
+ * Throws a clear {@linkcode LogStoreError} unless the answer `r` to `op`
+ * carries each of `fields` (an ETag, a `Date`, a `Last-Modified`): the
+ * protocol never goes on without what it relies on (an ETag missing from a
+ * conditional write's answer must never turn into an unconditional write).
+ */
+export function requireFields(
+  op: StoreOp,
+  r: StoreResult,
+  fields: ("etag" | "date" | "lastModified")[],
+): StoreResult {
+  const names = { etag: "an ETag", date: "a Date header", lastModified: "a Last-Modified" };
+  for (const f of fields) {
+    if (r[f] === undefined || r[f] === "") {
+      throw new LogStoreError(
+        `${describe(op)} answered ${r.status} without ${names[f]}: the store does not give ` +
+          "what the commit log relies on (docs/protocol.md section 2)",
+        r.status,
+      );
+    }
+  }
+  return r;
 }
 
 /** The `Date` of a result, which every answer must carry. */

@@ -19,7 +19,7 @@ import { blockCount, blockLength } from "../blocks.ts";
 import { crc32 } from "./crc32.ts";
 import { LogOpenError, LogStoreError } from "./errors.ts";
 import type { BlockRef } from "./format.ts";
-import { stageKey } from "./keys.ts";
+import { logNamespace, stageKey } from "./keys.ts";
 import { type CommitOptions, type CommitOutcome, decide } from "./decide.ts";
 import type { DbState } from "./snapshot.ts";
 import { clock, dateOf, expectOk, idempotent, type PutOp, request, type Step } from "./store.ts";
@@ -157,8 +157,9 @@ export function* stageChunk(
   putId: string,
   seq: number,
   body: Uint8Array,
+  ns?: string,
 ): Step<number> {
-  const op: PutOp = { kind: "put", key: stageKey(prefix, txid, putId, seq), body };
+  const op: PutOp = { kind: "put", key: stageKey(prefix, txid, putId, seq, ns), body };
   return dateOf(op, expectOk(op, yield* request(op)));
 }
 
@@ -235,7 +236,11 @@ function* stage(
       body.set(p, pos);
       pos += p.length;
     }
-    return { kind: "put", key: stageKey(st.prefix, txid, putId, seq), body };
+    return {
+      kind: "put",
+      key: stageKey(st.prefix, txid, putId, seq, logNamespace(st.config)),
+      body,
+    };
   });
   const results = yield* idempotent(ops);
   return Math.min(...results.map((r, k) => dateOf(ops[k], expectOk(ops[k], r))));

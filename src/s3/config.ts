@@ -28,7 +28,10 @@ export interface S3ConnectionOptions {
   credentials?: S3Credentials;
   /** Path-style URLs (`endpoint/bucket/key`, the default) or virtual-hosted (`bucket.host/key`). */
   forcePathStyle?: boolean;
-  /** Per-attempt timeout in ms (default 30,000). */
+  /**
+   * Per-attempt timeout in ms (default 10,000), for requests of up to 1 MiB;
+   * bigger bodies get 1 s more per MiB (see {@linkcode attemptTimeoutMs}).
+   */
   timeoutMs?: number;
   /** Attempts per request, including the first (default 5). */
   maxAttempts?: number;
@@ -48,6 +51,20 @@ export interface ResolvedS3Config {
   timeoutMs: number;
   /** Attempts per request. */
   maxAttempts: number;
+}
+
+/** Default per-attempt timeout of a request of up to 1 MiB. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The attempt timeout of a request moving `bytes` (its body, or the range it
+ * asks for): `baseMs`, plus 1 s per MiB past the first (a slow link still
+ * moves a big part, a small request still fails fast).
+ */
+export function attemptTimeoutMs(baseMs: number, bytes: number): number {
+  return baseMs + Math.ceil(Math.max(0, bytes - MIB) / MIB) * 1000;
 }
 
 function env(name: string): string | undefined {
@@ -86,7 +103,7 @@ export function resolveS3Config(options: S3ConnectionOptions = {}): ResolvedS3Co
   if (!credentials.accessKeyId || !credentials.secretAccessKey) {
     throw new TypeError("S3 credentials need accessKeyId and secretAccessKey");
   }
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
   const maxAttempts = options.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {

@@ -11,7 +11,7 @@
 import { AwsClient } from "aws4fetch";
 import { S3Error } from "../errors.ts";
 import type { RequestEvent, RequestKind, S3ClientOptions } from "./types.ts";
-import type { ResolvedS3Config } from "./config.ts";
+import { attemptTimeoutMs, type ResolvedS3Config } from "./config.ts";
 import { type AttemptOutcome, backoffDelay, shouldRetry } from "./retry.ts";
 import { xmlText } from "./xml.ts";
 
@@ -37,6 +37,17 @@ export interface Call {
   accept?: number[];
   /** Abort signal of the caller. */
   signal?: AbortSignal;
+  /** Cap on the attempt timeout in ms (default: the client's, grown for big transfers). */
+  timeoutMs?: number;
+  /** Attempts at most (default: the client's `maxAttempts`). */
+  maxAttempts?: number;
+}
+
+/** Bytes a call moves: its body, or the byte range it asks for. */
+function transferBytes(call: Call): number {
+  if (call.body) return call.body.length;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(call.headers?.range ?? "");
+  return m ? Number(m[2]) - Number(m[1]) + 1 : 0;
 }
 
 /** The answer to a {@linkcode Call}, body read in full. */
@@ -164,8 +175,12 @@ export class S3Transport {
     const label = call.query && !call.key
       ? `${call.method} ?${Object.keys(call.query)[0]}`
       : call.method;
+    const attemptMs = Math.min(
+      call.timeoutMs ?? Infinity,
+      attemptTimeoutMs(this.config.timeoutMs, transferBytes(call)),
+    );
     const policy = {
-      maxAttempts: this.config.maxAttempts,
+      maxAttempts: call.maxAttempts ?? this.config.maxAttempts,
       baseDelayMs: this.#retryBase,
       maxDelayMs: this.#retryMax,
     };
@@ -189,7 +204,7 @@ export class S3Transport {
       const timeout = new AbortController();
       const timer = setTimeout(
         () => timeout.abort(new DOMException("S3 request timed out", "TimeoutError")),
-        this.config.timeoutMs,
+        attemptMs,
       );
       const signal = call.signal ? AbortSignal.any([call.signal, timeout.signal]) : timeout.signal;
       try {
@@ -219,7 +234,7 @@ export class S3Transport {
           status: 0,
           code: timedOut ? "Timeout" : "NetworkError",
           message: timedOut
-            ? `no answer from ${this.config.endpoint} within ${this.config.timeoutMs} ms`
+            ? `no answer from ${this.config.endpoint} within ${attemptMs} ms`
             : `cannot reach ${this.config.endpoint}: ${
               err instanceof Error ? err.message : String(err)
             }`,

@@ -9,11 +9,12 @@
  */
 
 import { blockCount, checkBlockSize } from "../blocks.ts";
+import { elapsed } from "../clock.ts";
 import { VfsError } from "../errors.ts";
 import { SQLITE_BUSY } from "../codes.ts";
 import { crc32 } from "../log/crc32.ts";
 import type { BlockRef } from "../log/format.ts";
-import { newPutId, stageKey } from "../log/keys.ts";
+import { logNamespace, newPutId, stageKey } from "../log/keys.ts";
 import {
   acquireLease,
   defaultLeaseTtl,
@@ -124,6 +125,10 @@ async function deserializeFrom(
   const blockSize = existing?.config.blockSize ?? ctx.blockSize;
   const txid = (existing?.adopted ? existing.head : 0) + 1;
   const putId = newPutId();
+  // The chunks go to the log namespace of the database: the existing one's, or the one this
+  // deserialize will create (if another process creates it first, the commit is a conflict).
+  const createId = existing?.adopted ? undefined : newPutId();
+  const ns = existing?.adopted ? logNamespace(existing.config) : createId;
   // Two chunks uploading, together the bytes of `concurrency` blocks (at least 2, at most 8 MiB).
   const perChunk = Math.max(
     MIN_CHUNK_BYTES,
@@ -155,9 +160,9 @@ async function deserializeFrom(
       const crc = crc32(body.subarray(o, o + length));
       refs.push({ index: first + o / blockSize, offset: o, length, crc, chunk: seq });
     }
-    stagedClock ??= performance.now(); // the clock runAsync answers with
+    stagedClock ??= elapsed(); // the clock runAsync answers with
     uploads.add(
-      logRunner(ctx)(stageChunk(prefix, txid, putId, seq, body)),
+      logRunner(ctx)(stageChunk(prefix, txid, putId, seq, body, ns)),
       (date) => {
         stagedAt = Math.min(stagedAt, date);
         stored += body.length;
@@ -169,7 +174,7 @@ async function deserializeFrom(
 
   const cleanup = async (): Promise<string> => {
     await uploads.settle();
-    const keys = Array.from({ length: chunks }, (_, n) => stageKey(prefix, txid, putId, n));
+    const keys = Array.from({ length: chunks }, (_, n) => stageKey(prefix, txid, putId, n, ns));
     try {
       if (keys.length) await client.deleteMany(bucket, keys);
     } catch (err) {
@@ -248,7 +253,15 @@ async function deserializeFrom(
       st = existing;
       await run(refresh(st));
     } else {
-      st = await run(openForWrite(prefix, { blockSize, timing: ctx.timing }));
+      st = await run(openForWrite(prefix, { blockSize, timing: ctx.timing, id: createId }));
+    }
+    if (logNamespace(st.config) !== ns) {
+      // Our chunks are in a namespace nobody reads: delete them now (no retention will).
+      await cleanup();
+      throw new VfsError(
+        `database ${where} was created by another process during deserialize; nothing was ` +
+          "written; retry the deserialize",
+      );
     }
     const pageSize = reader.header?.pageSize ?? 0;
     signal?.throwIfAborted();
@@ -295,6 +308,8 @@ async function deserializeFrom(
       throw new VfsError(
         `deserialize into ${where} was not applied: ${outcome.reason}; retry the deserialize`,
       );
+    case "replaced":
+      throw new VfsError(`deserialize into ${where} was not applied: ${outcome.reason}`);
     case "unknown":
       throw new VfsError(
         `deserialize into ${where}: outcome unknown (${outcome.reason}); read the database to ` +

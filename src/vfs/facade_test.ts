@@ -56,6 +56,7 @@ function handlers(mem: MemStore = new MemStore(Date.UTC(2025, 0, 1))): {
       lease: null,
       staleness: 0,
       checkpointEvery: 100,
+      requestTimeoutMs: 10_000,
     },
   });
   const take = (): Record<string, number> => {

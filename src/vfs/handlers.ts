@@ -29,6 +29,8 @@ import { type LogContext, LogFile, type ReadCursor } from "./log_file.ts";
 interface Handle {
   id: number;
   file: LogFile;
+  /** The file's epoch when opened: a later one means the database was replaced since. */
+  epoch: number;
   level: number;
   cursor: ReadCursor;
   /** Staleness bound of this connection's read transactions (ms; undefined: the VFS's). */
@@ -204,6 +206,13 @@ export class S3Handlers implements VfsHandlers {
     return h;
   }
 
+  /** The handle, unless the database was deleted or replaced since it was opened (then that error). */
+  #live(fileId: number): Handle {
+    const h = this.#handle(fileId);
+    if (h.epoch !== h.file.epoch && h.file.replacedError) throw h.file.replacedError;
+    return h;
+  }
+
   // -------------------------------------------------------------------------
   // VFS methods
 
@@ -231,6 +240,7 @@ export class S3Handlers implements VfsHandlers {
       this.#handles.set(fileId, {
         id: fileId,
         file,
+        epoch: file.epoch,
         level: F.SQLITE_LOCK_NONE,
         cursor: { last: -1, run: 0 },
       });
@@ -248,9 +258,14 @@ export class S3Handlers implements VfsHandlers {
       );
     }
     file.exists(); // the cold open happens here, not in the first read
+    if (flags & F.SQLITE_OPEN_READWRITE) {
+      file.writable = true;
+      file.maintainIfDue(); // a short-lived writer folds what earlier ones left
+    }
     this.#handles.set(fileId, {
       id: fileId,
       file,
+      epoch: file.epoch,
       level: F.SQLITE_LOCK_NONE,
       cursor: { last: -1, run: 0 },
       staleness,
@@ -298,45 +313,48 @@ export class S3Handlers implements VfsHandlers {
     h.file.locks.unlock(h, F.SQLITE_LOCK_NONE);
     h.file.openCount--;
     this.#handles.delete(h.id);
-    if (h.file.openCount === 0) h.file.releaseLease();
+    if (h.file.openCount === 0) {
+      h.file.releaseLease();
+      h.file.maintainIfDue();
+    }
     if (h.file.openCount === 0 && h.file.frozen) this.#dropPast(h.file);
     return F.SQLITE_OK;
   }
 
   /** xRead: at the snapshot, from the transaction's blocks, the cache, or one batch of GETs; short reads zero-fill. */
   xRead(fileId: number, dst: Uint8Array, offset: number): number {
-    const h = this.#handle(fileId);
+    const h = this.#live(fileId);
     const got = h.file.read(dst, offset, h.cursor);
     return got < dst.length ? F.SQLITE_IOERR_SHORT_READ : F.SQLITE_OK;
   }
 
   /** xWrite: into the transaction's blocks, sent at COMMIT. */
   xWrite(fileId: number, src: Uint8Array, offset: number): number {
-    this.#handle(fileId).file.write(src, offset);
+    this.#live(fileId).file.write(src, offset);
     return F.SQLITE_OK;
   }
 
   /** xTruncate: the transaction's new size. */
   xTruncate(fileId: number, size: number): number {
-    this.#handle(fileId).file.truncate(size);
+    this.#live(fileId).file.truncate(size);
     return F.SQLITE_OK;
   }
 
   /** xSync: COMMIT, one create-only commit object (SQLITE_BUSY_SNAPSHOT when another came first). */
   xSync(fileId: number, _flags: number): number {
-    this.#handle(fileId).file.sync();
+    this.#live(fileId).file.sync();
     return F.SQLITE_OK;
   }
 
   /** xFileSize: the size at the snapshot (or the transaction's), no request. */
   xFileSize(fileId: number, out: DataView): number {
-    out.setBigInt64(0, BigInt(this.#handle(fileId).file.size()), true);
+    out.setBigInt64(0, BigInt(this.#live(fileId).file.size()), true);
     return F.SQLITE_OK;
   }
 
   /** xLock: the lock state machine; the first SHARED lock in the process refreshes the snapshot. */
   xLock(fileId: number, level: number): number {
-    const h = this.#handle(fileId);
+    const h = this.#live(fileId);
     const first = level === F.SQLITE_LOCK_SHARED && h.level === F.SQLITE_LOCK_NONE &&
       h.file.locks.sharedCount === 0;
     const before = h.level;

@@ -16,13 +16,16 @@
 
 import { blockCount, blockLength, blockSpans } from "../blocks.ts";
 import { SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from "../codes.ts";
+import { elapsed } from "../clock.ts";
 import { VfsError } from "../errors.ts";
+import { DatabaseReplacedError } from "../log/errors.ts";
 import type { ConfigRecord } from "../log/format.ts";
-import { newPutId } from "../log/keys.ts";
+import { logNamespace } from "../log/keys.ts";
 import { coldOpen, openForWrite } from "../log/open.ts";
 import { DEFAULT_TIMING, type Timing } from "../log/rules.ts";
 import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
-import { type DbState, readBlocks, refresh } from "../log/snapshot.ts";
+import { type DbState, maintenanceDue, refresh } from "../log/snapshot.ts";
+import { readBlocks } from "../log/read.ts";
 import type { Step } from "../log/store.ts";
 import { commit, type CommitOutcome, commitStaged } from "../log/writer.ts";
 import type { BlockCache } from "./cache.ts";
@@ -30,6 +33,7 @@ import { LockTable } from "./locks.ts";
 import { SpillArea } from "./spill.ts";
 import { describeLease, type LeaseSettings, WriterLease } from "./writer_lease.ts";
 import { readAhead, type ReadCursor } from "./read_ahead.ts";
+import { buildTransaction, shrunkSize, unchanged } from "./transaction.ts";
 
 export type { ReadCursor } from "./read_ahead.ts";
 
@@ -49,6 +53,8 @@ export interface LogContext {
   maintain(prefix: string, config: ConfigRecord): void;
   /** Commits between two background checkpoint requests. */
   checkpointEvery: number;
+  /** The S3 client's attempt timeout: how late a block write of a checkpoint may land. */
+  requestTimeoutMs: number;
   /** Bytes of changed blocks a write transaction keeps in memory; past it they are staged. */
   spillBytes: number;
   /** The writer lease, or null: this process neither takes nor waits for it. */
@@ -107,6 +113,36 @@ export class LogFile {
     }
   }
 
+  /** Bumped when the database turns out deleted or replaced: older handles are stale. */
+  epoch = 0;
+  /** Why the handles of earlier epochs fail. */
+  replacedError: DatabaseReplacedError | undefined;
+
+  /** Runs a protocol step; a database found deleted or replaced drops every state kept. */
+  #run<T>(step: Step<T>): T {
+    try {
+      return this.ctx.run(step);
+    } catch (e) {
+      if (e instanceof DatabaseReplacedError) this.#replaced(e);
+      throw e;
+    }
+  }
+
+  /**
+   * The database was deleted (and maybe created again) under this process:
+   * forget the state, the cached blocks and the lease; the connections open
+   * now fail from here on (their SQLite caches hold the old database), new
+   * ones open what is there now.
+   */
+  #replaced(e: DatabaseReplacedError): void {
+    this.epoch++;
+    this.replacedError = e;
+    this.#st = undefined;
+    this.ctx.cache.invalidate(this.id);
+    this.lease?.abandon();
+    this.endWrite();
+  }
+
   /** Timing of the database (the VFS's for one not created yet). */
   get timing(): Timing {
     return this.#st?.config.timing ?? this.ctx.timing ?? DEFAULT_TIMING;
@@ -115,7 +151,7 @@ export class LogFile {
   /** The protocol state (opened on first use); null when no database exists. */
   #state(): DbState | null {
     if (this.#st === undefined) {
-      this.#st = this.ctx.run(coldOpen(this.name, { blockSize: this.ctx.blockSize }));
+      this.#st = this.#run(coldOpen(this.name, { blockSize: this.ctx.blockSize }));
     }
     return this.#st;
   }
@@ -154,7 +190,7 @@ export class LogFile {
       this.#state();
       return;
     }
-    const now = performance.now();
+    const now = elapsed();
     const lease = this.lease;
     if (st.adopted && lease?.holding(now, st.config.timing)) {
       lease.renewIfDue(st, now);
@@ -166,7 +202,7 @@ export class LogFile {
     }
     const { head, versions } = st;
     const leased = lease?.holding(now, st.config.timing) ?? false;
-    this.ctx.run(refresh(st));
+    this.#run(refresh(st));
     this.#mustRefresh = false;
     if (lease && leased) lease.fresh = true;
     const cache = this.ctx.cache;
@@ -195,7 +231,7 @@ export class LogFile {
     const st = this.#st;
     const all = [...needed, ...ahead];
     if (!st || all.length === 0) return out;
-    const got = this.ctx.run(readBlocks(st, all));
+    const got = this.#run(readBlocks(st, all));
     st.cache.clear();
     all.forEach((i, k) => {
       out.set(i, got[k]);
@@ -282,7 +318,12 @@ export class LogFile {
     const bs = st.config.blockSize;
     const full = Math.floor(this.size() / bs);
     const blocks = [...this.dirty.keys()].filter((i) => i < full).sort((a, b) => a - b);
-    this.#spill.spill(st.head + 1, blocks.map((i) => [i, this.dirty.get(i)!]), bs);
+    this.#spill.spill(
+      st.head + 1,
+      blocks.map((i) => [i, this.dirty.get(i)!]),
+      bs,
+      logNamespace(st.config),
+    );
     for (const i of blocks) this.dirty.delete(i);
   }
 
@@ -314,7 +355,7 @@ export class LogFile {
    */
   beginWrite(): void {
     this.#readOnly();
-    this.lease?.forWrite(this.#st ?? null, this.timing, performance.now());
+    this.lease?.forWrite(this.#st ?? null, this.timing, elapsed());
     this.lease?.armIdle(() => this.releaseLease());
   }
 
@@ -322,12 +363,14 @@ export class LogFile {
   checkpointNow(): CheckpointOutcome {
     const st = this.#state();
     if (!st?.adopted) return { kind: "none" };
-    return this.ctx.run(checkpoint(this.name, st.config));
+    return this.#run(
+      checkpoint(this.name, st.config, { requestTimeoutMs: this.ctx.requestTimeoutMs }),
+    );
   }
 
   /** Who holds the writer lease, as one line (PRAGMA s3vfs_lease). */
   describeLease(): string {
-    return describeLease(this.name, this.lease, this.timing, (st) => this.ctx.run(st));
+    return describeLease(this.name, this.lease, this.timing, (st) => this.#run(st));
   }
 
   /** Gives the writer lease up (last connection closed, the VFS closes, or idle). */
@@ -354,18 +397,29 @@ export class LogFile {
    */
   sync(): void {
     if (this.dirty.size === 0 && this.#txSize === undefined) return;
-    this.#shrinkToHeader();
+    const shrunk = shrunkSize(this.dirty.get(0), this.size());
+    if (shrunk !== undefined) this.truncate(shrunk);
     const size = this.size();
+    const same = (): boolean =>
+      this.#spill.size === 0 &&
+      unchanged(this.dirty, this.#st?.size ?? 0, size, this.#bs, (i) => this.#block(i));
     if (this.#doomed) {
-      if (this.#unchanged(size)) return this.endWrite();
+      if (same()) return this.endWrite();
       throw busySnapshot(`s3vfs: ${this.name}: this transaction already lost its commit`);
     }
-    if (this.#unchanged(size)) return;
+    if (same()) return;
     const st = this.#adopted();
-    const tx = this.#transaction(st, size);
+    const tx = buildTransaction(
+      this.dirty,
+      st.size,
+      size,
+      st.config.blockSize,
+      (i) => this.#block(i),
+      (i) => this.#spill.has(i),
+    );
     let validBefore: number | undefined;
     if (this.lease) {
-      const cap = this.lease.forCommit(st, performance.now());
+      const cap = this.lease.forCommit(st, elapsed());
       if (cap === null) {
         this.#doomed = true;
         this.#mustRefresh = true;
@@ -379,8 +433,8 @@ export class LogFile {
     let outcome: CommitOutcome;
     try {
       outcome = staged
-        ? this.ctx.run(commitStaged(st, this.#spill.finish(tx.blocks, tx.size, tx.pageSize), opts))
-        : this.ctx.run(commit(st, tx, opts));
+        ? this.#run(commitStaged(st, this.#spill.finish(tx.blocks, tx.size, tx.pageSize), opts))
+        : this.#run(commit(st, tx, opts));
     } catch (e) {
       // No outcome (a bridge timeout, a store error while staging): treated as unknown.
       this.#doomed = true;
@@ -393,6 +447,11 @@ export class LogFile {
       this.#mustRefresh = true;
       if (this.lease) this.lease.fresh = false;
       if (outcome.kind === "unknown") this.lease?.abandon();
+      if (outcome.kind === "replaced") {
+        const e = new DatabaseReplacedError({ prefix: this.name, opened: st.config.id });
+        this.#replaced(e);
+        throw e;
+      }
       if (outcome.kind === "conflict" || outcome.kind === "expired") {
         throw busySnapshot(
           `s3vfs: commit of txid ${outcome.txid} of ${this.name} (${outcome.kind})`,
@@ -415,7 +474,30 @@ export class LogFile {
     st.cache.clear();
     this.endWrite(); // also forgets the staging: the next transaction stages afresh
     if (++this.#commits % this.ctx.checkpointEvery === 0) this.ctx.maintain(this.name, st.config);
+    else this.maintainIfDue(true);
   }
+
+  /**
+   * Asks for background maintenance when this process knows a commit old
+   * enough to fold, or retention is due: after a commit, when a read-write
+   * connection opens the database, and when the last one closes. Never for a
+   * process that only reads (it may lack write permission).
+   */
+  maintainIfDue(afterCommit = false): void {
+    const st = this.#st;
+    const now = elapsed();
+    if (!st || !this.writable || this.frozen) return;
+    // After commits at most once a second: the worker decides, and knows the record better.
+    if (afterCommit && now - this.#askedAt < 1000) return;
+    if (!maintenanceDue(st, now)) return;
+    if (afterCommit) this.#askedAt = now;
+    this.ctx.maintain(this.name, st.config);
+  }
+
+  #askedAt = -Infinity;
+
+  /** A read-write connection opened it: this process may fold and clean up. */
+  writable = false;
 
   /**
    * The state, adopted: a new database (or one Python wrote) gets its config
@@ -427,7 +509,7 @@ export class LogFile {
     const st = this.#state();
     if (st?.adopted) return st;
     const before = { head: st?.head ?? 0, size: st?.size ?? 0 };
-    const opened = this.ctx.run(
+    const opened = this.#run(
       openForWrite(this.name, { blockSize: this.ctx.blockSize, timing: this.ctx.timing }),
     );
     if (opened.head !== before.head || opened.size !== before.size) {
@@ -435,59 +517,5 @@ export class LogFile {
       throw busySnapshot(`s3vfs: ${this.name}`);
     }
     return this.#st = opened;
-  }
-
-  /**
-   * SQLite truncates a shrunk database (VACUUM, auto-vacuum) only after the
-   * commit's sync. The header (page 1) already says the new page count when
-   * it is valid (version-valid-for = change counter): cut the transaction to
-   * it, so the shrink is part of the one commit object.
-   */
-  #shrinkToHeader(): void {
-    const page1 = this.dirty.get(0);
-    if (!page1 || page1.length < 100) return;
-    const v = new DataView(page1.buffer, page1.byteOffset, 100);
-    if (v.getUint32(92) !== v.getUint32(24)) return;
-    const raw = v.getUint16(16);
-    const pageSize = raw === 1 ? 65536 : raw;
-    const pages = v.getUint32(28);
-    const bytes = pages * pageSize;
-    if (pages > 0 && bytes < this.size()) this.truncate(bytes);
-  }
-
-  /** Whether the transaction leaves the database exactly as the snapshot has it. */
-  #unchanged(size: number): boolean {
-    if (this.#spill.size > 0) return false;
-    const st = this.#st;
-    if (size !== (st?.size ?? 0)) return false;
-    const bs = this.#bs;
-    for (const [i, buf] of this.dirty) {
-      const n = blockLength(i, size, bs);
-      const old = this.#block(i);
-      if (old.length !== n) return false;
-      for (let k = 0; k < n; k++) if (buf[k] !== old[k]) return false;
-    }
-    return true;
-  }
-
-  /** The commit: dirty blocks cut to their length, plus every block whose length changes. */
-  #transaction(st: DbState, size: number): Parameters<typeof commit>[1] {
-    const bs = st.config.blockSize;
-    const count = blockCount(size, bs);
-    const blocks = new Map<number, Uint8Array>();
-    for (const [i, buf] of this.dirty) {
-      if (i < count) blocks.set(i, buf.slice(0, blockLength(i, size, bs)));
-    }
-    for (let i = Math.floor(Math.min(st.size, size) / bs); i < count; i++) {
-      if (blocks.has(i) || this.#spill.has(i)) continue; // spilled: staged already
-      if (blockLength(i, size, bs) === blockLength(i, st.size, bs)) continue;
-      const b = new Uint8Array(blockLength(i, size, bs));
-      const old = this.#block(i);
-      b.set(old.subarray(0, Math.min(old.length, b.length)));
-      blocks.set(i, b);
-    }
-    const head = blocks.get(0) ?? this.#block(0);
-    const raw = head.length >= 18 ? (head[16] << 8) | head[17] : 0;
-    return { putId: newPutId(), size, pageSize: raw === 1 ? 65536 : raw, blocks };
   }
 }

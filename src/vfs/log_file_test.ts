@@ -12,6 +12,10 @@ import { VfsError } from "../errors.ts";
 import * as F from "../ffi/mod.ts";
 import { runSync } from "../log/driver.ts";
 import { MemStore } from "../../tests/log_sim_store.ts";
+import { commitKey } from "../../tests/log_helpers.ts";
+import { checkpoint } from "../log/checkpoint.ts";
+import { DatabaseReplacedError } from "../log/errors.ts";
+import { readConfig } from "../log/records.ts";
 import { BlockCache } from "./cache.ts";
 import { S3Handlers } from "./handlers.ts";
 import type { LogContext } from "./log_file.ts";
@@ -20,8 +24,8 @@ const B = 512;
 const MAIN = F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_READWRITE | F.SQLITE_OPEN_CREATE;
 const { SQLITE_LOCK_NONE: NONE, SQLITE_LOCK_SHARED: SHARED } = F;
 const { SQLITE_LOCK_RESERVED: RESERVED, SQLITE_LOCK_EXCLUSIVE: EXCLUSIVE } = F;
-const LOG1 = "db.s3vfs/log/00000000000000000001";
-const LOG2 = "db.s3vfs/log/00000000000000000002";
+/** The key of commit `txid` of "db" in `mem` (its log lives under its config id). */
+const LOG = (mem: MemStore, txid: number): string => commitKey(mem, "db", txid);
 
 /** One VFS's handlers over `mem`. */
 interface Vfs {
@@ -36,7 +40,7 @@ interface Vfs {
 const store = (): MemStore => new MemStore(Date.UTC(2025, 0, 1));
 
 /** Handlers over `mem`, with their own block cache, counting every `mem.apply`. */
-function vfs(mem: MemStore, checkpointEvery = 100): Vfs {
+function vfs(mem: MemStore, checkpointEvery = 100, cacheBytes = 1 << 20): Vfs {
   const counts: Record<string, number> = {};
   const maintained: string[] = [];
   const context: LogContext = {
@@ -48,7 +52,7 @@ function vfs(mem: MemStore, checkpointEvery = 100): Vfs {
             return mem.apply(op);
           }),
       }),
-    cache: new BlockCache(1 << 20),
+    cache: new BlockCache(cacheBytes),
     blockSize: B,
     spillBytes: 1 << 20,
     lease: null,
@@ -56,6 +60,7 @@ function vfs(mem: MemStore, checkpointEvery = 100): Vfs {
     readAhead: null,
     maintain: (prefix) => maintained.push(prefix),
     checkpointEvery,
+    requestTimeoutMs: 10_000,
   };
   const take = (): Record<string, number> => {
     const c = { ...counts };
@@ -109,7 +114,7 @@ Deno.test("S3Handlers io methods behaviour: bytes in, bytes out, one commit obje
   assert.equal(h.xSync(7, F.SQLITE_SYNC_NORMAL), F.SQLITE_OK);
   assert.deepEqual(
     [...mem.objects.keys()].sort(),
-    ["db.s3vfs/checkpoint", "db.s3vfs/config", LOG1],
+    ["db.s3vfs/checkpoint", "db.s3vfs/config", LOG(mem, 1)],
     "config, checkpoint record and ONE commit object",
   );
   assert.equal(take().put, 3);
@@ -125,7 +130,7 @@ Deno.test("S3Handlers io methods behaviour: bytes in, bytes out, one commit obje
   assert.equal(size(h, 7), B);
   assert.equal(h.xSync(7, F.SQLITE_SYNC_NORMAL), F.SQLITE_OK);
   assert.deepEqual(take(), { put: 1 });
-  assert.ok(mem.objects.has(LOG2));
+  assert.ok(mem.objects.has(LOG(mem, 2)));
   assert.deepEqual(maintained, ["db"], "checkpointEvery 2: asked after the second commit");
   assert.equal(h.xSync(7, F.SQLITE_SYNC_NORMAL), F.SQLITE_OK, "nothing to commit");
   assert.deepEqual(take(), {});
@@ -201,7 +206,7 @@ Deno.test("S3Handlers.xSync() behaviour: the second commit on one snapshot is SQ
   // Retried on a fresh snapshot, it commits txid 3 on top of the winner's.
   transact(b.h, 1, fill(2, 0xc), 0);
   assert.equal(b.take().put, 1);
-  assert.ok(mem.objects.has("db.s3vfs/log/00000000000000000003"));
+  assert.ok(mem.objects.has(LOG(mem, 3)));
   a.h.xLock(1, SHARED);
   const want = fill(2 * B, 1);
   want.fill(0xa, 5, 15).fill(0xc, 0, 2);
@@ -242,4 +247,50 @@ Deno.test({
     assert.equal(b.h.xTruncate(1, 0), F.SQLITE_OK);
     assert.equal(b.h.xSync(1, 0), F.SQLITE_OK); // fails: SQLITE_BUSY_SNAPSHOT again
   },
+});
+
+Deno.test("S3Handlers behaviour: a database deleted and created again under an open connection fails it clearly; a new one opens what is there", () => {
+  const mem = store();
+  const a = vfs(mem, 100, 0); // no block cache: reads go to S3
+  a.h.xOpen("db", 1, MAIN, null);
+  transact(a.h, 1, fill(2 * B, 1), 0);
+  // Deleted (every object), then created again by another process, and folded.
+  for (const k of [...mem.objects.keys()]) mem.objects.delete(k);
+  const b = vfs(mem);
+  b.h.xOpen("db", 1, MAIN, null);
+  transact(b.h, 1, fill(2 * B, 7), 0);
+  mem.now += 70_000; // the default grace period passed
+  const config = runSync(readConfig("db"), { runBatch: (ops) => ops.map((o) => mem.apply(o)) })!;
+  runSync(checkpoint("db", config), { runBatch: (ops) => ops.map((o) => mem.apply(o)) });
+  // The old connection: its next read finds a block of another incarnation, checks the record.
+  assert.equal(a.h.xLock(1, SHARED), F.SQLITE_OK);
+  assert.throws(() => read(a.h, 1, B, 0), DatabaseReplacedError);
+  assert.throws(() => a.h.xLock(1, SHARED), DatabaseReplacedError, "the handle stays failed");
+  assert.equal(a.h.xUnlock(1, NONE), F.SQLITE_OK);
+  assert.equal(a.h.xClose(1), F.SQLITE_OK);
+  // A new connection of the same VFS opens the database there now.
+  assert.equal(a.h.xOpen("db", 2, MAIN, null), F.SQLITE_OK);
+  assert.equal(a.h.xLock(2, SHARED), F.SQLITE_OK);
+  assert.deepEqual(read(a.h, 2, 2 * B, 0), fill(2 * B, 7));
+});
+
+Deno.test("S3Handlers behaviour: maintenance is asked for when a read-write open finds commits past the grace period, after a commit and at the last close; never by a reader", () => {
+  const mem = store();
+  const w = vfs(mem);
+  w.h.xOpen("db", 1, MAIN, null);
+  transact(w.h, 1, fill(B, 1), 0);
+  assert.deepEqual(w.maintained, [], "a young commit: nothing due");
+  w.h.xClose(1);
+  mem.now += 70_000; // past G + M, by the server's clock
+  const reader = vfs(mem);
+  reader.h.xOpen("db", 1, F.SQLITE_OPEN_MAIN_DB | F.SQLITE_OPEN_READONLY, null);
+  reader.h.xClose(1);
+  assert.deepEqual(reader.maintained, [], "a read-only process never folds");
+  const next = vfs(mem);
+  next.h.xOpen("db", 1, MAIN, null);
+  assert.deepEqual(next.maintained, ["db"], "a short-lived writer: asked at open");
+  transact(next.h, 1, fill(B, 2), 0);
+  assert.deepEqual(next.maintained, ["db", "db"], "and after its commit (the old one is due)");
+  next.h.xClose(1);
+  assert.deepEqual(next.maintained, ["db", "db", "db"], "and when its last connection closes");
 });

@@ -43,8 +43,20 @@ export interface S3VFSOptions extends S3ConnectionOptions {
    * 60 s, 30 s, 15 min, 1 h, 2 s. An existing database keeps its own.
    */
   timing?: Partial<Timing>;
-  /** Commits of one process between two background checkpoint runs (default 32). */
+  /**
+   * Background maintenance (folding the log into the block objects, deleting
+   * old history) is asked for whenever this process knows of a commit older
+   * than the grace period, after a commit, when a read-write connection opens
+   * a database and when its last connection closes; and at least every
+   * `checkpointEvery` commits (default 32).
+   */
   checkpointEvery?: number;
+  /**
+   * How long `close()` lets background maintenance in progress go on (default
+   * 10,000 ms). Past it the run stops at its next batch and gives its claim up;
+   * the blocks it wrote stay, and the next process goes on from there.
+   */
+  closeWaitMs?: number;
   /**
    * Bytes of changed blocks a write transaction keeps in memory (default 64
    * MiB); past it they are staged in S3 as chunks, which COMMIT references.
@@ -149,6 +161,8 @@ export interface ResolvedVfsOptions {
   timing?: Timing;
   /** Commits between background checkpoint requests. */
   checkpointEvery: number;
+  /** How long close() lets background maintenance go on. */
+  closeWaitMs: number;
   /** Bytes of changed blocks kept in memory. */
   spillBytes: number;
   /** Writer lease settings, or null (off). */
@@ -193,6 +207,10 @@ export function resolveVfsOptions(options: S3VFSOptions): ResolvedVfsOptions {
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
     throw new RangeError(`checkpointEvery must be a positive integer, got ${checkpointEvery}`);
   }
+  const closeWaitMs = options.closeWaitMs ?? 10_000;
+  if (!Number.isSafeInteger(closeWaitMs) || closeWaitMs < 0) {
+    throw new RangeError(`closeWaitMs must be a whole number of ms >= 0, got ${closeWaitMs}`);
+  }
   const spillBytes = options.maxDirtyBytes ?? 64 * 1024 * 1024;
   if (!(spillBytes >= blockSize)) {
     throw new RangeError(
@@ -208,6 +226,7 @@ export function resolveVfsOptions(options: S3VFSOptions): ResolvedVfsOptions {
     readAhead,
     timing,
     checkpointEvery,
+    closeWaitMs,
     spillBytes,
     lease: resolveLease(options.lease, timing ?? DEFAULT_TIMING),
     staleness: checkStaleness(options.staleness ?? 0, "staleness"),

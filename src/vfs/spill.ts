@@ -31,6 +31,8 @@ interface Spilled {
 interface Staging {
   txid: number;
   putId: string;
+  /** The log namespace the chunks go to (the database's, see `logNamespace`). */
+  ns?: string;
   seq: number;
   stagedAt: number;
   stagedClock: number;
@@ -75,11 +77,15 @@ export class SpillArea {
     this.#staging = undefined;
   }
 
-  /** Stages `blocks` (full blocks of `bs` bytes, ascending) as one chunk for txid `txid`. */
-  spill(txid: number, blocks: [number, Uint8Array][], bs: number): void {
+  /**
+   * Stages `blocks` (full blocks of `bs` bytes, ascending) as one chunk for
+   * txid `txid` of the log namespace `ns`.
+   */
+  spill(txid: number, blocks: [number, Uint8Array][], bs: number, ns?: string): void {
     if (blocks.length === 0) return;
     const staging = this.#staging ??= {
       txid,
+      ns,
       putId: newPutId(),
       seq: 0,
       stagedAt: Infinity,
@@ -90,7 +96,9 @@ export class SpillArea {
       body.set(b, k * bs);
       this.#spilled.set(i, { seq: staging.seq, offset: k * bs, length: bs, crc: crc32(b) });
     });
-    const date = this.run(stageChunk(this.name, staging.txid, staging.putId, staging.seq, body));
+    const date = this.run(
+      stageChunk(this.name, staging.txid, staging.putId, staging.seq, body, staging.ns),
+    );
     staging.stagedAt = Math.min(staging.stagedAt, date);
     staging.seq++;
   }
@@ -101,7 +109,7 @@ export class SpillArea {
     const g = this.#staging!;
     const op = {
       kind: "get",
-      key: stageKey(this.name, g.txid, g.putId, s.seq),
+      key: stageKey(this.name, g.txid, g.putId, s.seq, g.ns),
       range: { offset: s.offset, length: s.length },
     } as const;
     const r = expectOk(op, this.run(request(op)));
@@ -138,7 +146,7 @@ export class SpillArea {
         refs.push({ index, offset, length: b.length, crc: crc32(b), chunk: g.seq });
         offset += b.length;
       }
-      const date = this.run(stageChunk(this.name, g.txid, g.putId, g.seq, body));
+      const date = this.run(stageChunk(this.name, g.txid, g.putId, g.seq, body, g.ns));
       g.stagedAt = Math.min(g.stagedAt, date);
       g.seq++;
     }

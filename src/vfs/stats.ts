@@ -4,7 +4,9 @@
  * @module
  */
 
-import type { BridgeStats } from "../bridge/protocol.ts";
+import type { BridgeStats, MaintenanceStats } from "../bridge/protocol.ts";
+
+export type { MaintenanceStats } from "../bridge/protocol.ts";
 import type { CacheCounters } from "./cache.ts";
 
 /** Counts since creation or the last `resetStats()`. */
@@ -33,6 +35,8 @@ export interface VfsStats {
   waitMs: number;
   /** Requests of background work (checkpoints, retention), off every transaction's path. */
   background: VfsStats["requests"];
+  /** What background maintenance did: runs, folds, commits folded, blocks written, busy, failures. */
+  maintenance: MaintenanceStats;
 }
 
 /** Mutable accumulator behind `vfs.stats()`. */
@@ -51,6 +55,12 @@ export class StatsCounter {
   waitMs = 0;
   /** Background requests by kind. */
   background: VfsStats["requests"] = StatsCounter.#zero();
+  /** Background maintenance. */
+  maintenance: MaintenanceStats = StatsCounter.#noMaintenance();
+
+  static #noMaintenance(): MaintenanceStats {
+    return { runs: 0, folds: 0, commits: 0, blocks: 0, busy: 0, failures: 0 };
+  }
 
   static #zero(): VfsStats["requests"] {
     return {
@@ -65,14 +75,34 @@ export class StatsCounter {
   }
 
   /** Adds one bridge call's accounting, and the background work's since the last call. */
-  add(s: BridgeStats, waitedMs: number, background?: BridgeStats): void {
-    if (background) StatsCounter.#count(this.background, background);
+  add(
+    s: BridgeStats,
+    waitedMs: number,
+    background?: BridgeStats,
+    maintenance?: MaintenanceStats,
+  ): void {
+    this.addBackground(background, maintenance);
     StatsCounter.#count(this.requests, s);
     this.bytesIn += s.bytesIn;
     this.bytesOut += s.bytesOut;
     this.retried += s.retried;
     this.roundTrips++;
     this.waitMs += waitedMs;
+  }
+
+  /** Adds background work's accounting (handed over with a call, or at close). */
+  addBackground(background?: BridgeStats, maintenance?: MaintenanceStats): void {
+    if (background) StatsCounter.#count(this.background, background);
+    if (maintenance) {
+      const m = this.maintenance;
+      m.runs += maintenance.runs;
+      m.folds += maintenance.folds;
+      m.commits += maintenance.commits;
+      m.blocks += maintenance.blocks;
+      m.busy += maintenance.busy;
+      m.failures += maintenance.failures;
+      if (maintenance.lastFailure !== undefined) m.lastFailure = maintenance.lastFailure;
+    }
   }
 
   static #count(r: VfsStats["requests"], s: BridgeStats): void {
@@ -89,6 +119,7 @@ export class StatsCounter {
   reset(): void {
     this.requests = StatsCounter.#zero();
     this.background = StatsCounter.#zero();
+    this.maintenance = StatsCounter.#noMaintenance();
     this.bytesIn =
       this.bytesOut =
       this.retried =

@@ -5,16 +5,15 @@
  *
  * This file is the public face: options, registration, accounting, streams
  * and shutdown. The handlers, one per VFS method, are in `handlers.ts`, the
- * native structs they are called through in `facade.ts`, the per-file block
- * logic in `store.ts`.
+ * native structs they are called through in `facade.ts`, the per-database
+ * protocol logic in `log_file.ts`.
  *
  * @module
  */
 
 import { Bridge } from "../bridge/caller.ts";
-import { checkpoint, type CheckpointOutcome } from "../log/checkpoint.ts";
-import { runAsync, runSync } from "../log/driver.ts";
-import { readConfig } from "../log/records.ts";
+import type { CheckpointOutcome } from "../log/checkpoint.ts";
+import { runSync } from "../log/driver.ts";
 import type { Timing } from "../log/rules.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { StoreOp } from "../log/store.ts";
@@ -48,6 +47,7 @@ import {
   type UriOptions,
 } from "./options.ts";
 import { VfsFacade } from "./facade.ts";
+import { type CheckpointCallOptions, checkpointUntilDone } from "./checkpoint_call.ts";
 import {
   type DatabaseInfo,
   databaseInfo,
@@ -118,6 +118,7 @@ export class S3VFS {
   #client?: S3Client;
   #timing: Timing | undefined;
   #leaseOff: boolean;
+  #closeWaitMs: number;
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -129,6 +130,7 @@ export class S3VFS {
     this.#concurrency = options.concurrency;
     this.#timing = o.timing;
     this.#leaseOff = o.lease === null;
+    this.#closeWaitMs = o.closeWaitMs;
     this.#cache = new BlockCache(o.cacheBytes);
     const lib = F.loadSqlite(options.libraryPath);
     this.#lib = lib;
@@ -150,7 +152,8 @@ export class S3VFS {
       bucket,
       concurrency,
     }, o.bridgeTimeoutMs);
-    this.#bridge.onStats = (s, bg, ms) => this.#stats.add(s, ms, bg);
+    this.#bridge.onStats = (s, bg, ms, m) => this.#stats.add(s, ms, bg, m);
+    this.#bridge.onBackground = (bg, m) => this.#stats.addBackground(bg, m);
     const batches = { runBatch: (ops: StoreOp[]) => this.#bridge.call(ops) };
     const context: LogContext = {
       run: (gen) => runSync(gen, batches),
@@ -160,6 +163,7 @@ export class S3VFS {
       readAhead: o.readAhead,
       maintain: (prefix, config) => this.#bridge.maintain({ prefix, config }),
       checkpointEvery: o.checkpointEvery,
+      requestTimeoutMs: s3.timeoutMs,
       spillBytes: o.spillBytes,
       lease: o.lease,
       staleness: o.staleness,
@@ -214,6 +218,7 @@ export class S3VFS {
       roundTrips: s.roundTrips,
       waitMs: s.waitMs,
       background: { ...s.background },
+      maintenance: { ...s.maintenance },
     };
   }
 
@@ -252,6 +257,8 @@ export class S3VFS {
     this.#closed = true;
     this.#methods.closed = true;
     this.#lib.symbols.sqlite3_vfs_unregister(this.#facade.pointer);
+    // Background maintenance in progress finishes (bounded), or stops and gives its claim up.
+    this.#bridge.drain(this.#closeWaitMs, this.#closeWaitMs + this.#s3Config.timeoutMs + 5_000);
     this.#bridge.close();
     this.#facade.close();
   }
@@ -286,19 +293,31 @@ export class S3VFS {
   }
 
   /**
-   * Folds the commits of `prefix` older than the grace period into its block
-   * objects now (the VFS also does it in the background every
-   * `checkpointEvery` commits). After a checkpoint with nothing left to fold,
-   * the blocks under `<prefix>/` are exactly the database, as Python
+   * Folds every commit of `prefix` older than the grace period into its block
+   * objects now, under the checkpoint claim (one checkpointer at a time per
+   * database: while another holds it, this waits, up to `waitMs`). The VFS
+   * also does it in the background. After a checkpoint with nothing left to
+   * fold, the blocks under `<prefix>/` are exactly the database, as Python
    * sqlite-s3vfs reads it.
+   *
+   * @example Fold the log now and say what it did
+   * ```ts
+   * import { S3VFS } from "@s3vfs/sqlite";
+   * using vfs = new S3VFS();
+   * const out = await vfs.checkpoint("my/path/cool.sqlite");
+   * console.log(out.kind === "folded" ? `folded up to txid ${out.to}` : out.kind);
+   * ```
    */
-  async checkpoint(prefix: string): Promise<CheckpointOutcome> {
+  async checkpoint(
+    prefix: string,
+    options: CheckpointCallOptions = {},
+  ): Promise<CheckpointOutcome> {
     checkName(prefix);
-    const ctx = this.#streams();
-    const store = new S3LogStore(ctx.client, this.bucket);
-    const config = await runAsync(readConfig(prefix), store);
-    if (!config) return { kind: "none" };
-    return await runAsync(checkpoint(prefix, config, { concurrency: this.#concurrency }), store);
+    const store = new S3LogStore(this.#streams().client, this.bucket);
+    return await checkpointUntilDone(store, prefix, {
+      concurrency: this.#concurrency,
+      requestTimeoutMs: this.#s3Config.timeoutMs,
+    }, options);
   }
 
   /**

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { elapsed } from "../clock.ts";
 import { SQLITE_BUSY } from "../codes.ts";
 import { VfsError } from "../errors.ts";
 import { fetchCommit, type FetchResult } from "../log/commits.ts";
@@ -80,7 +81,12 @@ export class WriterLease {
 
   #identity(t: Timing): LeaseIdentity {
     const min = t.maxCommitLagMs + 4 * t.marginMs;
-    return { ...this.#me, ttlMs: Math.max(this.settings.ttlMs ?? defaultLeaseTtl(t), min) };
+    // Within the database's bounds (its timing may differ from the VFS's): [W + 4 M, R].
+    const ttlMs = Math.min(
+      t.keepHistoryMs,
+      Math.max(this.settings.ttlMs ?? defaultLeaseTtl(t), min),
+    );
+    return { ...this.#me, ttlMs };
   }
 
   /**
@@ -94,7 +100,7 @@ export class WriterLease {
     const [att, probe] = this.run(
       parallel<unknown>([
         acquireLease(this.prefix, this.#identity(t), t, this.#held),
-        fetchCommit(st.prefix, st.head + 1, st.config.blockSize, st.probeBytes),
+        fetchCommit(st.prefix, st.head + 1, st.config, st.probeBytes),
       ] as Step<unknown>[]),
     ) as [LeaseAttempt, FetchResult];
     this.#take(att);
@@ -183,7 +189,7 @@ export class WriterLease {
     if (this.#timer !== undefined || !this.#held) return;
     const fire = (): void => {
       this.#timer = undefined;
-      const left = this.settings.idleMs - (performance.now() - this.#lastWrite);
+      const left = this.settings.idleMs - (elapsed() - this.#lastWrite);
       if (left > 0) {
         const t = this.#timer = setTimeout(fire, left);
         Deno.unrefTimer(t);
@@ -232,7 +238,7 @@ export function describeLease(
   run: <T>(step: Step<T>) => T,
 ): string {
   const held = lease?.held;
-  if (held && lease!.holding(performance.now(), t)) {
+  if (held && lease!.holding(elapsed(), t)) {
     return `held by this process (generation ${held.record.generation})`;
   }
   const v = run(readLease(prefix, t));
