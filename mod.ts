@@ -46,6 +46,16 @@
 export { S3VFS } from "./src/vfs/vfs.ts";
 export type { CheckpointCallOptions } from "./src/vfs/checkpoint_call.ts";
 export {
+  type CapabilityId,
+  type CapabilityRow,
+  checkStore,
+  type CheckStoreOptions,
+  type Latency,
+  type Need,
+  type StoreReport,
+  type Verdict,
+} from "./src/vfs/check_store.ts";
+export {
   OPEN_READONLY,
   OPEN_READWRITE,
   type S3VFSOptions,
@@ -63,7 +73,12 @@ export type {
   RestoreOptions,
   RestoreResult,
 } from "./src/vfs/time_travel.ts";
-export { DatabaseReplacedError, HistoryGoneError } from "./src/log/errors.ts";
+export {
+  DatabaseReplacedError,
+  HistoryGoneError,
+  StoreContractError,
+  UnsafeStoreError,
+} from "./src/log/errors.ts";
 export type { CacheCounters } from "./src/vfs/cache.ts";
 export { S3Error, type S3ErrorInit, VfsError } from "./src/errors.ts";
 export type { S3ConnectionOptions, S3Credentials } from "./src/s3/config.ts";

@@ -21,7 +21,8 @@ export function env(name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-async function isExecutableFile(path: string): Promise<boolean> {
+/** Whether `path` is an executable file. */
+export async function isExecutableFile(path: string): Promise<boolean> {
   try {
     const st = await Deno.stat(path);
     return st.isFile && (st.mode === null || (st.mode & 0o111) !== 0);
@@ -31,7 +32,7 @@ async function isExecutableFile(path: string): Promise<boolean> {
 }
 
 /** Looks `name` up on PATH; returns its full path or undefined. */
-async function which(name: string): Promise<string | undefined> {
+export async function which(name: string): Promise<string | undefined> {
   const sep = Deno.build.os === "windows" ? ";" : ":";
   const exts = Deno.build.os === "windows" ? [".exe", ""] : [""];
   for (const dir of (env("PATH") ?? "").split(sep)) {

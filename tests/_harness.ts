@@ -34,6 +34,27 @@ export function testS3Env(): Record<string, string> {
   };
 }
 
+/**
+ * Which S3 implementation the tests run against (`S3VFS_TEST_STORE`, set by
+ * `deno task test`): `minio` (the default) or `versitygw`.
+ */
+export const TEST_STORE: "minio" | "versitygw" = (() => {
+  try {
+    return Deno.env.get("S3VFS_TEST_STORE") === "versitygw" ? "versitygw" : "minio";
+  } catch {
+    return "minio";
+  }
+})();
+
+/**
+ * How the test store answers a request signed with an unknown access key id:
+ * MinIO (as AWS) 403 InvalidAccessKeyId; versitygw 404 XAdminUserNotFound
+ * (and to a HEAD, a bare 404: indistinguishable from a missing object).
+ */
+export const UNKNOWN_KEY_ID: { status: number; code: string } = TEST_STORE === "versitygw"
+  ? { status: 404, code: "XAdminUserNotFound" }
+  : { status: 403, code: "InvalidAccessKeyId" };
+
 /** Connection settings of the test endpoint. */
 export interface TestS3Options {
   /** Endpoint URL of the harness's MinIO (or `S3_ENDPOINT`). */
@@ -183,6 +204,14 @@ export const FAST_TIMING: Readonly<Timing> = {
   maxStageAgeMs: 2000,
   marginMs: 1000,
 };
+
+/**
+ * How long until a commit made now may be folded under {@linkcode FAST_TIMING}:
+ * older than G + M by the store's `Date`, compared in whole seconds (+1 s),
+ * where `Date` may trail the store's own clock by up to a second (versitygw
+ * caches it), plus 0.5 s of slack.
+ */
+export const FOLDABLE_AFTER_MS: number = FAST_TIMING.graceMs + FAST_TIMING.marginMs + 2500;
 
 /**
  * The key of commit `txid` of the database at `prefix` (its log lives under

@@ -17,6 +17,7 @@ import {
 } from "../src/log/mod.ts";
 import type { S3Client } from "../src/s3/client.ts";
 import { openLocal } from "./_vfs.ts";
+import { FOLDABLE_AFTER_MS } from "./_harness.ts";
 
 /** The database at `prefix` as a fresh process sees it: its txid and all its bytes (null: absent). */
 export async function snapshotOf(
@@ -32,13 +33,13 @@ export async function snapshotOf(
   return { head: st.head, bytes: concat(blocks) };
 }
 
-/** Waits out the grace period of a FAST_TIMING database (3.5 s), then checkpoints it. */
+/** Waits out the grace period of a FAST_TIMING database (FOLDABLE_AFTER_MS), then checkpoints it. */
 export async function checkpointSoon(
   client: S3Client,
   bucket: string,
   prefix: string,
 ): Promise<CheckpointOutcome> {
-  await new Promise((r) => setTimeout(r, 3500));
+  await new Promise((r) => setTimeout(r, FOLDABLE_AFTER_MS));
   const store = new S3LogStore(client, bucket);
   const st = await runAsync(coldOpen(prefix), store);
   assert(st, `no database at ${prefix}`);

@@ -10,7 +10,7 @@
 import { Database, SqliteError } from "../scripts/db_sqlite.ts";
 import { S3VFS } from "../src/vfs/vfs.ts";
 import { OPEN_READWRITE, type S3VFSOptions } from "../src/vfs/options.ts";
-import { testS3Options } from "./_harness.ts";
+import { FOLDABLE_AFTER_MS, testS3Options } from "./_harness.ts";
 
 export { Database, SqliteError };
 
@@ -85,7 +85,7 @@ export { FAST_TIMING } from "./_harness.ts";
  * sqlite-s3vfs and a byte comparison read). Returns the checkpoint's outcome.
  */
 export async function settle(vfs: S3VFS, prefix: string): Promise<string> {
-  await new Promise((r) => setTimeout(r, 3500));
+  await new Promise((r) => setTimeout(r, FOLDABLE_AFTER_MS));
   const outcome = await vfs.checkpoint(prefix);
   const again = await vfs.checkpoint(prefix);
   if (again.kind === "folded") throw new Error(`${prefix}: commits left after a checkpoint`);

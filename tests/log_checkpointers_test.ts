@@ -12,7 +12,7 @@ import { blockTxid, decodeConfig } from "../src/log/format.ts";
 import { configKey } from "../src/log/keys.ts";
 import { S3LogStore } from "../src/log/s3_store.ts";
 import type { StoreOp, StoreResult } from "../src/log/store.ts";
-import { freshBucket, type TestBucket } from "./_harness.ts";
+import { FOLDABLE_AFTER_MS, freshBucket, type TestBucket } from "./_harness.ts";
 import { FAST_TIMING, openDb, testVfs } from "./_vfs.ts";
 
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +40,7 @@ Deno.test("checkpoint(): two at once and one paused past another's never regress
   const db = openDb(vfs, prefix);
   db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
   for (let i = 0; i < 5; i++) db.run("INSERT INTO t (v) VALUES (?)", "a".repeat(3000));
-  await wait(3500);
+  await wait(FOLDABLE_AFTER_MS);
   const cfg = await config(b, prefix);
   const store = new S3LogStore(b.client, b.bucket);
 
@@ -63,7 +63,7 @@ Deno.test("checkpoint(): two at once and one paused past another's never regress
   for (let i = 0; i < 5; i++) {
     db.run("UPDATE t SET v = ? WHERE id = ?", `b${i}`.repeat(1000), i + 1);
   }
-  await wait(3500);
+  await wait(FOLDABLE_AFTER_MS);
   const [b1, b2] = await Promise.all([
     runAsync(checkpoint(prefix, cfg), store),
     runAsync(checkpoint(prefix, cfg), store),
@@ -101,7 +101,7 @@ Deno.test("a read transaction older than the grace period gets 'snapshot too old
     w.run("INSERT INTO t (v) VALUES (?)", `old ${i} ${"x".repeat(900)}`);
   }
   w.exec("COMMIT");
-  await wait(3500);
+  await wait(FOLDABLE_AFTER_MS);
   await writerVfs.checkpoint(prefix);
 
   using readerVfs = testVfs(b.bucket, { cacheBytes: 0, readAhead: false });
@@ -111,7 +111,7 @@ Deno.test("a read transaction older than the grace period gets 'snapshot too old
   assert.match(String(r.prepare("SELECT v FROM t WHERE id = 1").values()[0][0]), /^old 1 /);
   // Meanwhile every row changes, and after the grace period a checkpoint folds it.
   w.exec("UPDATE t SET v = 'new ' || id");
-  await wait(3500);
+  await wait(FOLDABLE_AFTER_MS);
   assert.equal((await writerVfs.checkpoint(prefix)).kind, "folded");
   // The old transaction reads pages it had not read: S3 has only newer versions of them.
   let rows: unknown[][] | undefined;

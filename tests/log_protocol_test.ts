@@ -11,7 +11,7 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { blockKey, blockLength } from "../src/blocks.ts";
 import { checkpoint } from "../src/log/checkpoint.ts";
 import { runAsync } from "../src/log/driver.ts";
-import { LogOpenError, SnapshotTooOldError } from "../src/log/errors.ts";
+import { LogOpenError, SnapshotTooOldError, StoreContractError } from "../src/log/errors.ts";
 import { META } from "../src/log/format.ts";
 import { checkDatabaseName } from "../src/log/keys.ts";
 import { coldOpen, openForWrite } from "../src/log/open.ts";
@@ -164,6 +164,42 @@ Deno.test("commit: a 2xx not surely in time, then a pause past keepHistory and a
   equal(mine.finish().kind, "unknown");
   const r = drive(coldOpen(DB, OPTS), store)!;
   deepEqual(drive(readBlocks(r, [0]), store), [fill(8, 5)]);
+});
+
+/**
+ * A's create-only PUT answered 2xx late (not surely in time), then B (proven later) PUTs the
+ * same slot: on S3 B gets 412 and A's object decides; on a store that ignores If-None-Match B
+ * overwrites A and both were told they won. `honoured`: the store enforces If-None-Match.
+ */
+function lateAckRace(honoured: boolean): { a: () => unknown; b: string } {
+  const store = newStore();
+  store.ignores.ifNoneMatch = !honoured;
+  const a = writer(store); // proof at T0
+  const b = writer(store);
+  const sa = new Stepper(commit(a, tx("A", 8, [[0, 1]])), store);
+  sa.until((op) => op.kind === "put" && op.key === commitKey(store, DB, 1));
+  store.now += 2000;
+  drive(refresh(b), store); // B's proof at T0 + 2 s
+  store.now += 2000;
+  sa.step(); // A's PUT: 2xx at T0 + 4 s, more than W - M after its proof
+  const kind = drive(commit(b, tx("B", 8, [[0, 2]])), store).kind;
+  return { a: () => sa.finish(), b: kind };
+}
+
+Deno.test("commit: a 2xx to a create-only PUT, then another writer's commit in the slot, is a StoreContractError", () => {
+  // S3: B lost the race, A's late but in-time commit is the one.
+  const good = lateAckRace(true);
+  equal(good.b, "conflict");
+  deepEqual(good.a(), { kind: "committed", txid: 1 });
+  // A store ignoring If-None-Match: B overwrote A and was told "committed"; A finds B's commit
+  // in the slot its own PUT created, which S3 cannot do: an error, never a quiet "conflict".
+  const bad = lateAckRace(false);
+  equal(bad.b, "committed");
+  throws(() => bad.a(), (e: Error) => {
+    ok(e instanceof StoreContractError, String(e));
+    return /answered 2xx to this commit's PUT If-None-Match: \*, yet the slot holds another writer's commit \(B\): the store does not enforce conditional writes/
+      .test(e.message);
+  });
 });
 
 Deno.test("checkpoint: a paused checkpointer never moves a base block back, even to bytes it had (ETag ABA)", () => {

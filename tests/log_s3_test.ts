@@ -17,7 +17,7 @@ import {
   runAsync,
   S3LogStore,
 } from "../src/log/mod.ts";
-import { FAST_TIMING, freshBucket } from "./_harness.ts";
+import { FAST_TIMING, FOLDABLE_AFTER_MS, freshBucket } from "./_harness.ts";
 
 function block(fill: number, n = 16): Uint8Array {
   return new Uint8Array(n).fill(fill);
@@ -75,7 +75,7 @@ Deno.test("S3LogStore: commits, a second view, a conflict, a checkpoint into blo
   assert.equal(lost.kind, "conflict");
 
   // After G the checkpoint folds both commits into Python's layout.
-  await new Promise((r) => setTimeout(r, 3500));
+  await new Promise((r) => setTimeout(r, FOLDABLE_AFTER_MS));
   const folded = await runAsync(checkpoint(prefix, a.config), store);
   assert.equal(folded.kind, "folded");
   const blocks: Uint8Array[] = [];

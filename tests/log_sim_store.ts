@@ -58,6 +58,8 @@ export class MemStore {
   onChange?: ChangeHook;
   /** Decides whether a lost race answers 409 rather than 412. */
   conflict409: () => boolean = () => false;
+  /** Which conditional headers this store ignores (a store that does not enforce them). */
+  ignores: { ifNoneMatch?: boolean; ifMatch?: boolean } = {};
   #etags = 0;
 
   /** A store starting at server time `now`, listing `pageSize` keys per page. */
@@ -106,8 +108,8 @@ export class MemStore {
           this.conflict409()
             ? { status: 409, date, message: "ConditionalRequestConflict" }
             : { status: 412, date, message: "PreconditionFailed" };
-        if (op.ifNoneMatch && obj) return lost();
-        if (op.ifMatch !== undefined) {
+        if (op.ifNoneMatch && obj && !this.ignores.ifNoneMatch) return lost();
+        if (op.ifMatch !== undefined && !this.ignores.ifMatch) {
           if (!obj) return { status: 404, date, message: "NoSuchKey" };
           if (obj.etag !== op.ifMatch) return lost();
         }

@@ -42,6 +42,12 @@ const KILLS_PER_LANE = 11;
 const KILLS_PER_LEASE_LANE = 4;
 const BIG_EVERY = 10;
 const SEED = 20261126;
+/**
+ * A run may legitimately last its deadline (20 s), plus a transaction waiting
+ * out busy_timeout (20 s) at the deadline, plus close() letting a maintenance
+ * run finish (closeWaitMs 10 s + a request's timeout 10 s + 5 s), plus start-up.
+ */
+const HARD_LIMIT_MS = 75_000;
 
 Deno.test("kill -9 at random instants, 41 times, with and without the writer lease: integrity ok, every acknowledged commit present, none half applied", async () => {
   await using b = await freshBucket("mp-kill");
@@ -71,7 +77,7 @@ Deno.test("kill -9 at random instants, 41 times, with and without the writer lea
           MP_CHECKPOINT_EVERY: 5,
           ...leaseEnv,
         },
-        hardLimitMs: 40_000,
+        hardLimitMs: HARD_LIMIT_MS,
       });
       // One kill in six lands during start-up or open (a random instant after spawn); the
       // others at a random instant after the writer opened the database and read max(seq),
@@ -98,7 +104,7 @@ Deno.test("kill -9 at random instants, 41 times, with and without the writer lea
       label: `lane ${lane} final run`,
       script: "mp_writer.ts",
       env: { MP_COUNT: 5, MP_BIG_EVERY: BIG_EVERY, ...leaseEnv },
-      hardLimitMs: 40_000,
+      hardLimitMs: HARD_LIMIT_MS,
     }).done;
     runs.push(last);
     events.push(...last.events);
@@ -145,6 +151,7 @@ Deno.test("kill -9 at random instants, 41 times, with and without the writer lea
     runsThatOpened: startMs.length,
     medianOpenMs: startMs.sort((a, b) => a - b)[Math.floor(startMs.length / 2)],
     ackedPerRun: runs.map((r) => eventsWith(r.events, "ack").length).join(","),
+    secondsPerRun: runs.map((r) => Math.round(r.ms / 1000)).join(","),
     exits: runs.filter((r) => r.signal !== "SIGKILL").map((r) => `${r.label}: ${r.code}`),
   }));
 
@@ -158,7 +165,12 @@ Deno.test("kill -9 at random instants, 41 times, with and without the writer lea
     `only ${figures.killedWithAckedCommits} killed runs had acknowledged commits`,
   );
   for (const r of runs) {
-    check(!r.timedOut, `${r.label} hit the hard time limit`);
+    check(
+      !r.timedOut,
+      `${r.label} hit the hard time limit:\n${describe(r)}\nlast events: ${
+        JSON.stringify(r.events.slice(-3))
+      }`,
+    );
     check(r.signal === "SIGKILL" || r.code === 0, `${r.label} failed:\n${describe(r)}`);
   }
   for (const l of lanes) {

@@ -7,28 +7,37 @@
 
 import assert from "node:assert/strict";
 import { type RequestEvent, S3Client } from "../src/s3/client.ts";
-import { closedPort, freshBucket, testClient, testS3Options } from "./_harness.ts";
+import {
+  closedPort,
+  freshBucket,
+  TEST_STORE,
+  testClient,
+  testS3Options,
+  UNKNOWN_KEY_ID,
+} from "./_harness.ts";
 import { assertNoSecret, rejectsS3 } from "./_s3_assert.ts";
 
 const enc = new TextEncoder();
 
-Deno.test("S3Client: wrong credentials give a 403 S3Error naming the S3 error, without the secret", async () => {
+Deno.test("S3Client: wrong credentials give an S3Error naming the store's error, without the secret", async () => {
   await using b = await freshBucket("badcreds");
   const real = testS3Options().credentials;
   const wrongSecret = "this-is-not-the-secret-" + crypto.randomUUID();
-  const cases: [string, { accessKeyId: string; secretAccessKey: string }, string][] = [
+  const cases: [string, { accessKeyId: string; secretAccessKey: string }, string, number][] = [
     [
       "wrong secret",
       { accessKeyId: real.accessKeyId, secretAccessKey: wrongSecret },
       "SignatureDoesNotMatch",
+      403,
     ],
     [
       "unknown key id",
       { accessKeyId: "NOSUCHKEYID0000", secretAccessKey: wrongSecret },
-      "InvalidAccessKeyId",
+      UNKNOWN_KEY_ID.code,
+      UNKNOWN_KEY_ID.status,
     ],
   ];
-  for (const [label, credentials, code] of cases) {
+  for (const [label, credentials, code, status] of cases) {
     let attempts = 0;
     const client = testClient({ credentials, onRequest: (e) => (attempts = e.attempts) });
     for (
@@ -38,12 +47,18 @@ Deno.test("S3Client: wrong credentials give a 403 S3Error naming the S3 error, w
       ]
     ) {
       const err = await rejectsS3(op());
-      assert.equal(err.status, 403, label);
+      assert.equal(err.status, status, label);
       assert.equal(err.code, code, label);
       assert.ok(err.message.includes(code), label);
       assert.equal(attempts, 1, `${label}: not retried`);
       assertNoSecret(err, wrongSecret);
       assertNoSecret(err, real.secretAccessKey);
+    }
+    if (status === 404) {
+      // versitygw answers a HEAD with an unknown key id with a bare 404: nothing to tell it
+      // from a missing object (S3LogStore's GETs see the code, see s3_store.ts).
+      assert.equal(await client.head(b.bucket, "k"), null, label);
+      continue;
     }
     const headErr = await rejectsS3(client.head(b.bucket, "k"));
     assert.equal(headErr.status, 403, label);
@@ -65,6 +80,11 @@ Deno.test("S3Client: a missing bucket is S3Error NoSuchBucket for every operatio
     ["createMultipartUpload", () => client.createMultipartUpload(bucket, "k")],
   ];
   for (const [label, op] of ops) {
+    if (label === "head" && TEST_STORE === "versitygw") {
+      // A bare 404 (no x-minio-error-code header as MinIO sends): read as a missing object.
+      assert.equal(await op(), null);
+      continue;
+    }
     const err = await rejectsS3(op());
     assert.equal(err.code, "NoSuchBucket", label);
     assert.equal(err.status, 404, label);

@@ -11,7 +11,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import { leaseKey } from "../src/log/keys.ts";
 import { decodeLease, type LeaseRecord } from "../src/log/lease.ts";
-import { freshBucket, type TestBucket } from "./_harness.ts";
+import { FOLDABLE_AFTER_MS, freshBucket, type TestBucket } from "./_harness.ts";
 import type { S3VFS, S3VFSOptions } from "../mod.ts";
 import { extendedErrcode, FAST_TIMING, openDb, testVfs } from "./_vfs.ts";
 
@@ -241,7 +241,7 @@ Deno.test("S3VFS PRAGMAs: s3vfs_txid follows the commits, s3vfs_checkpoint folds
   const t1 = Number(db.prepare("PRAGMA s3vfs_txid").values()[0][0]);
   db.exec("INSERT INTO t VALUES (1)");
   equal(Number(db.prepare("PRAGMA s3vfs_txid").values()[0][0]), t1 + 1);
-  await sleep(3500); // older than the grace period G + M
+  await sleep(FOLDABLE_AFTER_MS); // older than the grace period G + M
   const out = JSON.parse(String(db.prepare("PRAGMA s3vfs_checkpoint").values()[0][0]));
   equal(out.kind, "folded");
   equal(out.to, t1 + 1);

@@ -8,7 +8,13 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { decodeCheckpoint } from "../src/log/format.ts";
 import { checkpointKey } from "../src/log/keys.ts";
-import { FAST_TIMING, freshBucket, type TestBucket, testS3Options } from "./_harness.ts";
+import {
+  FAST_TIMING,
+  FOLDABLE_AFTER_MS,
+  freshBucket,
+  type TestBucket,
+  testS3Options,
+} from "./_harness.ts";
 import { startFaultProxy } from "./_fault_proxy.ts";
 import { openDb, testVfs } from "./_vfs.ts";
 import { spawnChild } from "./mp_lib.ts";
@@ -35,7 +41,7 @@ Deno.test("S3VFS maintenance: with read-only credentials a read-write connection
   await using b = await freshBucket("maint-ro");
   const prefix = "m/ro.sqlite";
   seed(b, prefix, 5);
-  await wait(FAST_TIMING.graceMs + FAST_TIMING.marginMs + 1500); // due
+  await wait(FOLDABLE_AFTER_MS); // due
   // Read-only credentials: a proxy answering 403 to every write. The VFS runs in a child
   // process (the proxy needs this process's event loop, which a VFS call blocks).
   const proxy = startFaultProxy({
@@ -72,7 +78,7 @@ Deno.test("S3VFS maintenance: a short-lived writer folds what is due; close() le
   seed(b, prefix, 20);
   const before = await record(b, prefix);
   equal(before.txid, 0);
-  await wait(FAST_TIMING.graceMs + FAST_TIMING.marginMs + 1500);
+  await wait(FOLDABLE_AFTER_MS);
   const vfs = testVfs(b.bucket);
   const db = openDb(vfs, prefix); // asks for maintenance at once: 21 commits are due
   db.close();
@@ -97,7 +103,7 @@ Deno.test("S3VFS.checkpoint(): while another run holds the claim it waits, then 
   await using b = await freshBucket("maint-busy");
   const prefix = "m/busy.sqlite";
   seed(b, prefix, 10);
-  await wait(FAST_TIMING.graceMs + FAST_TIMING.marginMs + 1500);
+  await wait(FOLDABLE_AFTER_MS);
   // A claim held by a process that died: it counts until its TTL (5 s here) and M passed.
   const got = await b.client.get(b.bucket, checkpointKey(prefix));
   const rec = await record(b, prefix);

@@ -19,6 +19,7 @@ import type { StoreOp, StoreResult } from "../log/store.ts";
 import {
   type BridgeMeta,
   type BridgeOp,
+  type BridgeSide,
   type BridgeStats,
   CTRL_DRAIN,
   CTRL_NEEDED,
@@ -28,7 +29,6 @@ import {
   DRAIN_PENDING,
   type MaintainRequest,
   type MaintenanceDone,
-  type MaintenanceStats,
   STATE_DONE,
   STATE_FAILED,
   STATE_NEED_SPACE,
@@ -71,13 +71,8 @@ export class Bridge {
   #closed = false;
   /** Maintenance requests the worker has not dealt with yet. */
   #maintaining = 0;
-  /** Called with each call's accounting, the background work's, and the ms spent waiting. */
-  onStats?: (
-    stats: BridgeStats,
-    background: BridgeStats,
-    waitedMs: number,
-    maintenance: MaintenanceStats,
-  ) => void;
+  /** Called with each call's accounting, the ms spent waiting, and what came beside it. */
+  onStats?: (stats: BridgeStats, waitedMs: number, side: BridgeSide) => void;
 
   /**
    * Starts the worker and waits until its module has loaded (or failed to:
@@ -173,7 +168,7 @@ export class Bridge {
         ? { ...r.result, body: bytes.slice(base + r.offset, base + r.offset + r.length) }
         : r.result
     );
-    this.onStats?.(meta.stats, meta.background, performance.now() - started, meta.maintenance);
+    this.onStats?.(meta.stats, performance.now() - started, meta);
     return out;
   }
 
@@ -209,13 +204,13 @@ export class Bridge {
     const n = new DataView(this.#data).getUint32(0, true);
     if (n > 0) {
       const last = JSON.parse(new TextDecoder().decode(new Uint8Array(this.#data).slice(4, 4 + n)));
-      this.onBackground?.(last.background, last.maintenance);
+      this.onBackground?.(last);
     }
     return true;
   }
 
   /** Called with the background accounting a drain hands over. */
-  onBackground?: (background: BridgeStats, maintenance: MaintenanceStats) => void;
+  onBackground?: (side: BridgeSide) => void;
 
   /** PUT bodies go into the shared request buffer: posting each one as a message costs ~0.3 ms. */
   #movePayloads(ops: StoreOp[]): BridgeOp[] {

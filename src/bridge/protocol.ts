@@ -109,6 +109,30 @@ export interface MaintenanceStats {
   lastFailure?: string;
 }
 
+/** The store check before the first write (once per worker), since the last report. */
+export interface StoreCheckStats {
+  /** Its requests. */
+  requests: BridgeStats;
+  /** Its verdict, once it finished. */
+  verdict?: "many-writers" | "read-only" | "unusable";
+  /** How long it took (ms). */
+  ms?: number;
+  /** Required capabilities the store lacks. */
+  missing?: string[];
+  /** Whether the store's ETags are content hashes. */
+  contentEtags?: boolean;
+}
+
+/** What the worker hands over besides a call's own accounting (with a call, or at a drain). */
+export interface BridgeSide {
+  /** Accounting of background work (checkpoints, retention). */
+  background?: BridgeStats;
+  /** What background maintenance did. */
+  maintenance?: MaintenanceStats;
+  /** The store check. */
+  check?: StoreCheckStats;
+}
+
 /** Metadata part of a response. */
 export interface BridgeMeta {
   /** Results, per operation. */
@@ -119,6 +143,8 @@ export interface BridgeMeta {
   background: BridgeStats;
   /** What background maintenance did since the last call. */
   maintenance: MaintenanceStats;
+  /** The store check, since the last call. */
+  check: StoreCheckStats;
 }
 
 /** Settings the worker needs to build its S3 client. */
@@ -141,6 +167,8 @@ export interface WorkerInit {
   bucket: string;
   /** Requests in flight per call. */
   concurrency: number;
+  /** The store check before the first write. */
+  storeCheck: "enforce" | "single-writer";
 }
 
 /** Background work on one database: a checkpoint, then retention when due. */

@@ -13,6 +13,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { checkpoint } from "../log/checkpoint.ts";
 import { runAsync } from "../log/driver.ts";
 import { S3LogStore } from "../log/s3_store.ts";
+import type { StoreCheckResult } from "../log/store_check.ts";
 import { S3Client } from "../s3/client.ts";
 import { mapLimit } from "../s3/retry.ts";
 import {
@@ -31,6 +32,7 @@ import {
   STATE_DONE,
   STATE_NEED_SPACE,
   STATE_READY,
+  type StoreCheckStats,
   type ToWorker,
   type WorkerData,
   type WorkerInit,
@@ -44,6 +46,7 @@ let backgroundStore: S3LogStore | undefined;
 let stats: BridgeStats = newStats();
 let background: BridgeStats = newStats();
 let maintenance: MaintenanceStats = newMaintenance();
+let check: StoreCheckStats = { requests: newStats() };
 const pending = new Map<number, { ctrl: Int32Array; meta: Uint8Array; payload: Uint8Array[] }>();
 /** Databases with a maintenance run in progress, and whether another was asked for meanwhile. */
 const maintaining = new Map<string, MaintainRequest | null>();
@@ -187,12 +190,13 @@ function drain(budgetMs: number, ctrlBuffer: SharedArrayBuffer, data: SharedArra
 /** Hands the background accounting over with DRAIN_DONE (the caller makes no call after). */
 function drained(): void {
   if (!draining) return;
-  const json = new TextEncoder().encode(JSON.stringify({ background, maintenance }));
+  const json = new TextEncoder().encode(JSON.stringify({ background, maintenance, check }));
   if (4 + json.length <= draining.data.byteLength) {
     new DataView(draining.data).setUint32(0, json.length, true);
     new Uint8Array(draining.data).set(json, 4);
     background = newStats();
     maintenance = newMaintenance();
+    check = { requests: newStats() };
   }
   Atomics.store(draining.ctrl, CTRL_DRAIN, DRAIN_DONE);
   Atomics.notify(draining.ctrl, CTRL_DRAIN);
@@ -238,8 +242,25 @@ function serve(port: MessagePort, data: WorkerData): void {
       case "init":
         init = msg;
         client = countingClient(msg, () => stats);
-        store = new S3LogStore(client, msg.bucket);
-        backgroundStore = new S3LogStore(countingClient(msg, () => background), msg.bucket);
+        {
+          // The store check's requests are counted apart, in `check`.
+          const checked = {
+            storeCheck: msg.storeCheck,
+            checkClient: countingClient(msg, () => check.requests),
+            onCheck: (r: StoreCheckResult): void => {
+              check.verdict = r.report.verdict;
+              check.ms = r.ms;
+              check.missing = r.report.missing;
+              check.contentEtags = r.report.contentEtags;
+            },
+          };
+          store = new S3LogStore(client, msg.bucket, checked);
+          backgroundStore = new S3LogStore(
+            countingClient(msg, () => background),
+            msg.bucket,
+            checked,
+          );
+        }
         return;
       case "maintain":
         void maintain(msg);
@@ -247,10 +268,11 @@ function serve(port: MessagePort, data: WorkerData): void {
       case "call": {
         const ctrl = new Int32Array(msg.ctrl);
         const { results, payload } = await runCall(msg.ops, msg.req);
-        const meta: BridgeMeta = { results, stats, background, maintenance };
+        const meta: BridgeMeta = { results, stats, background, maintenance, check };
         stats = newStats();
         background = newStats();
         maintenance = newMaintenance();
+        check = { requests: newStats() };
         deliver(msg.seq, ctrl, msg.data, new TextEncoder().encode(JSON.stringify(meta)), payload);
         return;
       }

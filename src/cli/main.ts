@@ -2,7 +2,7 @@
  * The command-line tool's entry point: the table of commands, help, and one
  * run from arguments to exit code. Failures are printed on one line
  * (`error: ...` with the cause; the stack with `--verbose`); exit codes are
- * 0 ok, 1 failure, 2 usage, 130 interrupted.
+ * 0 ok, 1 failure, 2 usage, 130 interrupted (`doctor` adds 3 and 4).
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { cpCommand, exportCommand, importCommand } from "./cmd_transfer.ts";
 import { infoCommand, lsCommand } from "./cmd_inspect.ts";
 import { queryCommand, shellCommand } from "./cmd_query.ts";
 import { checkCommand } from "./cmd_check.ts";
+import { doctorCommand } from "./cmd_doctor.ts";
 import { checkpointCommand, historyCommand, restoreCommand } from "./cmd_history.ts";
 import type { Command } from "./command.ts";
 import { describeError, EXIT_USAGE, exitCodeOf, UsageError } from "./errors.ts";
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   queryCommand,
   shellCommand,
   checkCommand,
+  doctorCommand,
   checkpointCommand,
   historyCommand,
   restoreCommand,
@@ -52,7 +54,8 @@ AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the options below.
 Options of every command:
 ${optionsHelp(GLOBAL_OPTIONS)}
 
-'${TOOL} <command> --help' describes a command. Exit codes: 0 ok, 1 failure, 2 usage.
+'${TOOL} <command> --help' describes a command. Exit codes: 0 ok, 1 failure, 2 usage
+(doctor: 3 reads only, 4 unusable).
 `;
 }
 

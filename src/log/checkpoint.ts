@@ -161,7 +161,9 @@ export function* checkpoint(
   const listing = yield* listAll(logPrefix(prefix, ns), logKey(prefix, from, ns));
   let to = from;
   for (const e of listing.entries) {
-    if (txidOfLogKey(prefix, e.key, ns) !== to + 1) break;
+    const txid = txidOfLogKey(prefix, e.key, ns);
+    if (txid === undefined) continue; // not a commit object (a store's temporary file, say)
+    if (txid !== to + 1) break;
     if (!foldable(e.lastModified, listing.date, t)) break;
     if (to - from >= (opts.maxCommits ?? 1000)) break;
     to++;

@@ -11,7 +11,7 @@
 
 import { blockCount } from "../blocks.ts";
 import { locateBlocks } from "./commits.ts";
-import { DatabaseReplacedError, LogStoreError } from "./errors.ts";
+import { DatabaseReplacedError, LogStoreError, StoreContractError } from "./errors.ts";
 import {
   type CommitIndex,
   commitIndexEnd,
@@ -135,6 +135,7 @@ export function* decide(
   };
   let occupied = false;
   let landings = 0; // attempts that may have been applied
+  let acked = 0; // attempts the store answered 2xx: ours was the first object in the slot
   for (let a = 0; a < (opts.attempts ?? 5); a++) {
     const r = yield* withCheck(once(put));
     if (replaced) return { kind: "replaced", txid, reason: replaced };
@@ -145,14 +146,14 @@ export function* decide(
       occupied = true;
       // A 2xx not surely in time was applied all the same: if its object is gone when it is
       // read back (folded and deleted), the outcome is unknown, never "not applied".
-      if (isSuccess(r)) landings++;
+      if (isSuccess(r)) landings++, acked++;
       break;
     }
     if (!isTransient(r) && a === 0) return { kind: "aborted", txid, reason: `PUT ${r.status}` };
     if (!isTransient(r)) break;
     landings++;
   }
-  const seen = { occupied, landings, lastModified: undefined as number | undefined };
+  const seen = { occupied, landings, acked, lastModified: undefined as number | undefined };
   const outcome = yield* resolve(st, index, seen, opts.attempts ?? 5);
   return outcome.kind === "committed"
     ? finish(st, index, body, blocks, seen.lastModified)
@@ -186,7 +187,7 @@ function* maybeIdentity(prefix: string): Step<Identity | undefined> {
 function* resolve(
   st: DbState,
   index: CommitIndex,
-  seen: { occupied: boolean; landings: number; lastModified?: number },
+  seen: { occupied: boolean; landings: number; acked: number; lastModified?: number },
   attempts: number,
 ): Step<CommitOutcome> {
   const { txid, putId } = index;
@@ -216,7 +217,17 @@ function* resolve(
         const stamp = stampFromMeta(r.meta);
         if (stamp && commitEffective(r.lastModified ?? Infinity, stamp, timing, st.config.id)) {
           seen.lastModified = r.lastModified;
-          return stamp.putId === putId ? { kind: "committed", txid } : { kind: "conflict", txid };
+          if (stamp.putId === putId) return { kind: "committed", txid };
+          // Our create-only PUT was answered 2xx, so ours was the first object in the slot, and
+          // the first one in time is the effective one: another can only be there if the store
+          // let two create-only PUTs succeed.
+          if (seen.acked > 0) {
+            throw new StoreContractError(
+              `${key}: the store answered 2xx to this commit's PUT If-None-Match: *, yet the slot ` +
+                `holds another writer's commit (${stamp.putId})`,
+            );
+          }
+          return { kind: "conflict", txid };
         }
         // Our own void commit, and no other attempt of ours can have landed: it is the one.
         if (stamp?.putId === putId && stamp.kind === "commit" && seen.landings <= 1) {

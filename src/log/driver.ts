@@ -9,6 +9,7 @@
  */
 
 import { elapsed } from "../clock.ts";
+import { UnsafeStoreError } from "./errors.ts";
 import { type Step, type StoreOp, type StoreResult, UNSENT } from "./store.ts";
 
 /** A store the async driver can call: one operation, one answer (never rejects on S3 errors). */
@@ -25,6 +26,13 @@ export interface SyncStore {
 
 function clockResult(now: () => number): StoreResult {
   return { status: 200, clock: now() };
+}
+
+/** Throws when the store check refused a write of the batch (no write of it was sent). */
+function checkRefused(results: StoreResult[]): StoreResult[] {
+  const r = results.find((x) => x.refused);
+  if (r) throw new UnsafeStoreError(r.refused!);
+  return results;
 }
 
 /** Whether a fenced write must not be sent any more at local time `t`. */
@@ -55,7 +63,7 @@ export async function runAsync<T>(
           }))
       ),
     );
-    next = gen.next(results);
+    next = gen.next(checkRefused(results));
   }
   return next.value;
 }
@@ -73,7 +81,7 @@ export function runSync<T>(
     const clocks = ops.filter((op) => op.kind === "clock").map(() => clockResult(now));
     const t = now();
     const io = ops.filter((op) => op.kind !== "clock" && !late(op, t));
-    const answers = io.length > 0 ? store.runBatch(io) : [];
+    const answers = io.length > 0 ? checkRefused(store.runBatch(io)) : [];
     let k = 0;
     let c = 0;
     next = gen.next(

@@ -188,3 +188,54 @@ export class HistoryGoneError extends VfsError {
     if (init.found !== undefined) this.found = init.found;
   }
 }
+
+/** SQLITE_READONLY: writes are refused, reads keep working. */
+const SQLITE_READONLY = 8;
+
+/**
+ * The store does not enforce what concurrent writers rely on (conditional
+ * PUTs, found by the store check before the first write): nothing was
+ * written, reads keep working. `s3vfs doctor` shows the whole check.
+ */
+export class UnsafeStoreError extends VfsError {
+  /** The store's endpoint. */
+  readonly endpoint: string;
+  /** The bucket. */
+  readonly bucket: string;
+  /** The capabilities it lacks (ids of src/log/capabilities.ts). */
+  readonly missing: string[];
+
+  /** Builds the error; `detail` says what each missing capability answered. */
+  constructor(init: { endpoint: string; bucket: string; missing: string[]; detail: string }) {
+    super(
+      `s3vfs: refusing to write to bucket ${init.bucket} at ${init.endpoint}: ${init.detail}. ` +
+        "Nothing was written; reads keep working. Use a store that enforces conditional writes " +
+        "(`s3vfs doctor` checks one), or, only if exactly one process ever writes this bucket, " +
+        'set the S3VFS option storeCheck: "single-writer"',
+      { sqliteCode: SQLITE_READONLY },
+    );
+    this.name = "UnsafeStoreError";
+    this.endpoint = init.endpoint;
+    this.bucket = init.bucket;
+    this.missing = init.missing;
+  }
+}
+
+/**
+ * An answer the store cannot have given if it enforced conditional writes:
+ * e.g. a 2xx to a create-only PUT of a commit whose slot then holds another
+ * writer's commit. Two writers were told they won; `s3vfs doctor` checks the
+ * store.
+ */
+export class StoreContractError extends VfsError {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(
+      `${message}: the store does not enforce conditional writes (\`s3vfs doctor\` checks it)`,
+      {
+        sqliteCode: SQLITE_IOERR,
+      },
+    );
+    this.name = "StoreContractError";
+  }
+}

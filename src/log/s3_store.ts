@@ -13,9 +13,21 @@
 import { elapsed } from "../clock.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Client } from "../s3/client.ts";
+import type { Reply } from "../s3/transport.ts";
 import { xmlElements, xmlText } from "../s3/xml.ts";
 import type { AsyncStore } from "./driver.ts";
 import type { ListEntry, Metadata, StoreOp, StoreResult } from "./store.ts";
+import { gateWrite, type StoreCheckMode, type StoreCheckResult } from "./store_check.ts";
+
+/** Options of {@linkcode S3LogStore}: the store check before the first write. */
+export interface S3LogStoreOptions {
+  /** What the check does (default `enforce`: writes to a store that fails it are refused). */
+  storeCheck?: StoreCheckMode;
+  /** The client the check's requests go through (default the store's; the VFS counts them apart). */
+  checkClient?: S3Client;
+  /** Called when this store ran the check. */
+  onCheck?: (result: StoreCheckResult) => void;
+}
 
 const ANSWERS = [304, 404, 409, 412, 416];
 /** Pauses before the extra attempts of a read that kept failing. */
@@ -42,10 +54,35 @@ function describeAnswer(h: Headers): Omit<StoreResult, "status"> {
   return out;
 }
 
+/**
+ * Throws the S3Error of a 404 that names something other than a missing key
+ * (NoSuchBucket; an unknown access key, which versitygw answers with 404):
+ * only NoSuchKey, or a 404 without a code, means "absent".
+ */
+function notAbsent(method: string, bucket: string, key: string, r: Reply): void {
+  const text = decoder.decode(r.body);
+  const code = r.headers.get("x-minio-error-code") ?? xmlText(text, "Code");
+  if (!code || code === "NoSuchKey") return;
+  throw new S3Error({
+    status: r.status,
+    code,
+    message: xmlText(text, "Message") ?? "",
+    method,
+    bucket,
+    key,
+    requestId: r.headers.get("x-amz-request-id") ?? undefined,
+  });
+}
+
 /** Runs protocol operations against one bucket of an S3 endpoint. */
 export class S3LogStore implements AsyncStore {
+  #check: S3LogStoreOptions;
+  #probe?: S3LogStore;
+
   /** Uses `client` (its retries, timeouts and accounting) on `bucket`. */
-  constructor(readonly client: S3Client, readonly bucket: string) {}
+  constructor(readonly client: S3Client, readonly bucket: string, options: S3LogStoreOptions = {}) {
+    this.#check = options;
+  }
 
   /**
    * Performs one operation; S3 failures become results. Reads (GET, HEAD,
@@ -54,6 +91,24 @@ export class S3LogStore implements AsyncStore {
    * protocol does not repeat them at once.
    */
   async run(op: StoreOp): Promise<StoreResult> {
+    if (op.kind === "put" || op.kind === "delete") {
+      // Before the first write to the bucket: does the store enforce what writers rely on?
+      this.#probe ??= new S3LogStore(this.#check.checkClient ?? this.client, this.bucket, {
+        storeCheck: "off",
+      });
+      const probe = this.#probe;
+      const answer = await gateWrite(
+        op,
+        {
+          endpoint: this.client.config.endpoint,
+          bucket: this.bucket,
+          mode: this.#check.storeCheck ?? "enforce",
+        },
+        (o) => probe.run(o),
+        this.#check.onCheck,
+      );
+      if (answer) return answer;
+    }
     const read = op.kind === "get" || op.kind === "head" || op.kind === "list";
     for (let round = 0;; round++) {
       const r = await this.#attempt(op);
@@ -92,6 +147,7 @@ export class S3LogStore implements AsyncStore {
           accept: ANSWERS,
         });
         const info = describeAnswer(r.headers);
+        if (r.status === 404) notAbsent("GET", bucket, op.key, r);
         if (r.status === 404 || r.status === 416) return { status: r.status, date: info.date };
         return { status: r.status === 206 ? 200 : r.status, body: r.body, ...info };
       }
@@ -105,6 +161,7 @@ export class S3LogStore implements AsyncStore {
           accept: ANSWERS,
         });
         const info = describeAnswer(r.headers);
+        if (r.status === 404) notAbsent("HEAD", bucket, op.key, r);
         return r.status === 404 ? { status: 404, date: info.date } : { status: r.status, ...info };
       }
       case "put": {

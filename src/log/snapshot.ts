@@ -183,8 +183,10 @@ export function* loadFrom(
     const listing = yield* listAll(logPrefix(prefix, ns), logKey(prefix, rec.txid, ns));
     const txids: number[] = [];
     for (const e of listing.entries) {
-      if (txidOfLogKey(prefix, e.key, ns) !== rec.txid + 1 + txids.length) break;
-      txids.push(rec.txid + 1 + txids.length);
+      const t = txidOfLogKey(prefix, e.key, ns);
+      if (t === undefined) continue; // not a commit object (a store's temporary file, say)
+      if (t !== rec.txid + 1 + txids.length) break;
+      txids.push(t);
     }
     const got = yield* parallel<FetchResult | CheckpointRead>([
       ...txids.map((t) => fetchCommit(prefix, t, config, probeBytes)),

@@ -111,6 +111,18 @@ export interface ListEntry {
   lastModified: number;
 }
 
+/** Why writes are refused (the store check's answer to a write; drivers throw it). */
+export interface Refusal {
+  /** The store's endpoint. */
+  endpoint: string;
+  /** The bucket. */
+  bucket: string;
+  /** Missing capabilities. */
+  missing: string[];
+  /** What each answered, and what that means. */
+  detail: string;
+}
+
 /** The answer to one {@linkcode StoreOp}. */
 export interface StoreResult {
   /** HTTP status: 2xx done, 404 absent, 412/409 lost race, 5xx/429 transient, 0 no answer. */
@@ -141,6 +153,8 @@ export interface StoreResult {
   final?: boolean;
   /** The request was not sent at all (a fenced write past its `sendBy`); `status` is 0. */
   unsent?: boolean;
+  /** Not sent: the store check refuses writes to this store (drivers throw `UnsafeStoreError`). */
+  refused?: Refusal;
 }
 
 /** The answer a driver gives a fenced write it did not send. */
@@ -163,9 +177,13 @@ export function isSuccess(r: StoreResult): boolean {
   return r.status >= 200 && r.status < 300;
 }
 
-/** 404: the object does not exist. */
+/**
+ * 404 NoSuchKey (or a 404 without a code): the object does not exist. A 404
+ * naming something else (NoSuchBucket; versitygw's answer to an unknown
+ * access key) is a failure, never an absence.
+ */
 export function isAbsent(r: StoreResult): boolean {
-  return r.status === 404;
+  return r.status === 404 && (r.error === undefined || r.error.code === "NoSuchKey");
 }
 
 /** 412 PreconditionFailed or 409 ConditionalRequestConflict: a conditional write lost. */

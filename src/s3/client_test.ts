@@ -28,6 +28,7 @@ function stubFetch(
 ): Stub {
   const calls: Request[] = [];
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    init?.signal?.throwIfAborted(); // as fetch does
     const req = input instanceof Request ? input : new Request(input, init);
     calls.push(req);
     return await handler(req, calls.length, init);
@@ -233,12 +234,22 @@ Deno.test("S3Client: a caller's abort rejects with its reason and is not retried
   );
   const ac = new AbortController();
   const reason = new Error("caller gave up");
-  setTimeout(() => ac.abort(reason), 10);
+  const started = stub.calls.length;
+  const get = stubClient(stub).get("bkt", "k", { signal: ac.signal });
+  while (stub.calls.length === started) await new Promise((r) => setTimeout(r, 1)); // in flight
+  ac.abort(reason);
+  await assert.rejects(get, (e) => e === reason);
+  assert.equal(stub.calls.length, 1);
+});
+
+Deno.test("S3Client: a signal aborted before sending rejects with its reason, nothing sent", async () => {
+  const stub = stubFetch(() => new Response(""));
+  const reason = new Error("caller gave up");
   await assert.rejects(
-    stubClient(stub).get("bkt", "k", { signal: ac.signal }),
+    stubClient(stub).get("bkt", "k", { signal: AbortSignal.abort(reason) }),
     (e) => e === reason,
   );
-  assert.equal(stub.calls.length, 1);
+  assert.equal(stub.calls.length, 0);
 });
 
 Deno.test("S3Client: error messages never contain the secret key", async () => {

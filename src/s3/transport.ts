@@ -213,6 +213,7 @@ export class S3Transport {
           headers: call.headers,
           body: call.body as BodyInit | undefined,
         });
+        signal.throwIfAborted(); // aborted while signing: send nothing
         const res = await this.#fetch(req, { signal });
         const body = new Uint8Array(await res.arrayBuffer());
         bytesIn += body.length;

@@ -25,7 +25,7 @@ export type LogRunner = <T>(step: Step<T>) => Promise<T>;
  * already sent finish in the background).
  */
 export function logRunner(ctx: BlockStoreContext, signal?: AbortSignal): LogRunner {
-  const store = new S3LogStore(ctx.client, ctx.bucket);
+  const store = new S3LogStore(ctx.client, ctx.bucket, { storeCheck: ctx.storeCheck });
   const guarded = {
     run: (op: StoreOp): Promise<StoreResult> =>
       signal?.aborted ? new Promise<StoreResult>(() => {}) : store.run(op),

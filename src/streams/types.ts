@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { StoreCheckMode } from "../log/store_check.ts";
 import type { Timing } from "../log/rules.ts";
 import type { S3Client } from "../s3/client.ts";
 
@@ -23,6 +24,8 @@ export interface BlockStoreContext {
   timing?: Timing;
   /** `false`: deserialize neither takes nor waits for the writer lease (the VFS's `lease: false`). */
   lease?: false;
+  /** The store check before the first write (default `enforce`; the VFS's `storeCheck`). */
+  storeCheck?: StoreCheckMode;
 }
 
 /** Progress of a transfer. */

@@ -77,6 +77,15 @@ export interface S3VFSOptions extends S3ConnectionOptions {
    */
   lease?: false | { ttlMs?: number; idleMs?: number };
   /**
+   * The store check before the first write to a bucket (once per process):
+   * about 15 small requests that try the conditional PUTs concurrent writers
+   * rely on. `"enforce"` (default): a store that ignores them gets no write
+   * at all (`UnsafeStoreError`; reads keep working). `"single-writer"`:
+   * written anyway, with a warning; only safe when exactly one process ever
+   * writes the bucket.
+   */
+  storeCheck?: "enforce" | "single-writer";
+  /**
    * Read transactions may use a snapshot proven current at most this many ms
    * ago without asking S3 (default 0: every read transaction sees every
    * commit acknowledged before it began). Per connection: the `staleness`
@@ -167,6 +176,8 @@ export interface ResolvedVfsOptions {
   spillBytes: number;
   /** Writer lease settings, or null (off). */
   lease: { ttlMs?: number; idleMs: number } | null;
+  /** The store check's mode. */
+  storeCheck: "enforce" | "single-writer";
   /** Staleness bound of read transactions. */
   staleness: number;
   /** Upper bound on one bridge call. */
@@ -211,6 +222,10 @@ export function resolveVfsOptions(options: S3VFSOptions): ResolvedVfsOptions {
   if (!Number.isSafeInteger(closeWaitMs) || closeWaitMs < 0) {
     throw new RangeError(`closeWaitMs must be a whole number of ms >= 0, got ${closeWaitMs}`);
   }
+  const storeCheck = options.storeCheck ?? "enforce";
+  if (storeCheck !== "enforce" && storeCheck !== "single-writer") {
+    throw new TypeError(`storeCheck must be "enforce" or "single-writer", got ${storeCheck}`);
+  }
   const spillBytes = options.maxDirtyBytes ?? 64 * 1024 * 1024;
   if (!(spillBytes >= blockSize)) {
     throw new RangeError(
@@ -229,6 +244,7 @@ export function resolveVfsOptions(options: S3VFSOptions): ResolvedVfsOptions {
     closeWaitMs,
     spillBytes,
     lease: resolveLease(options.lease, timing ?? DEFAULT_TIMING),
+    storeCheck,
     staleness: checkStaleness(options.staleness ?? 0, "staleness"),
     bridgeTimeoutMs: options.bridgeTimeoutMs ?? s3.timeoutMs * s3.maxAttempts + 10_000,
   };

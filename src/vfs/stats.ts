@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BridgeStats, MaintenanceStats } from "../bridge/protocol.ts";
+import type { BridgeSide, BridgeStats, MaintenanceStats } from "../bridge/protocol.ts";
 
 export type { MaintenanceStats } from "../bridge/protocol.ts";
 import type { CacheCounters } from "./cache.ts";
@@ -37,6 +37,20 @@ export interface VfsStats {
   background: VfsStats["requests"];
   /** What background maintenance did: runs, folds, commits folded, blocks written, busy, failures. */
   maintenance: MaintenanceStats;
+  /**
+   * The store check before the first write (once per VFS and bucket): its
+   * requests (not in `requests`), how long it took, and its verdict.
+   */
+  storeCheck: {
+    /** Its requests by kind. */
+    requests: VfsStats["requests"];
+    /** Milliseconds it took (0 before it ran). */
+    ms: number;
+    /** `many-writers`, `read-only` (writes refused) or `unusable`; absent before it ran. */
+    verdict?: "many-writers" | "read-only" | "unusable";
+    /** Required capabilities the store lacks. */
+    missing?: string[];
+  };
 }
 
 /** Mutable accumulator behind `vfs.stats()`. */
@@ -57,6 +71,8 @@ export class StatsCounter {
   background: VfsStats["requests"] = StatsCounter.#zero();
   /** Background maintenance. */
   maintenance: MaintenanceStats = StatsCounter.#noMaintenance();
+  /** The store check. */
+  storeCheck: VfsStats["storeCheck"] = { requests: StatsCounter.#zero(), ms: 0 };
 
   static #noMaintenance(): MaintenanceStats {
     return { runs: 0, folds: 0, commits: 0, blocks: 0, busy: 0, failures: 0 };
@@ -75,13 +91,8 @@ export class StatsCounter {
   }
 
   /** Adds one bridge call's accounting, and the background work's since the last call. */
-  add(
-    s: BridgeStats,
-    waitedMs: number,
-    background?: BridgeStats,
-    maintenance?: MaintenanceStats,
-  ): void {
-    this.addBackground(background, maintenance);
+  add(s: BridgeStats, waitedMs: number, side: BridgeSide = {}): void {
+    this.addSide(side);
     StatsCounter.#count(this.requests, s);
     this.bytesIn += s.bytesIn;
     this.bytesOut += s.bytesOut;
@@ -90,8 +101,16 @@ export class StatsCounter {
     this.waitMs += waitedMs;
   }
 
-  /** Adds background work's accounting (handed over with a call, or at close). */
-  addBackground(background?: BridgeStats, maintenance?: MaintenanceStats): void {
+  /** Adds background work's and the store check's accounting (with a call, or at close). */
+  addSide({ background, maintenance, check }: BridgeSide): void {
+    if (check) {
+      StatsCounter.#count(this.storeCheck.requests, check.requests);
+      if (check.verdict !== undefined) {
+        this.storeCheck.verdict = check.verdict;
+        this.storeCheck.ms += check.ms ?? 0;
+        this.storeCheck.missing = check.missing;
+      }
+    }
     if (background) StatsCounter.#count(this.background, background);
     if (maintenance) {
       const m = this.maintenance;
@@ -120,6 +139,7 @@ export class StatsCounter {
     this.requests = StatsCounter.#zero();
     this.background = StatsCounter.#zero();
     this.maintenance = StatsCounter.#noMaintenance();
+    this.storeCheck = { requests: StatsCounter.#zero(), ms: 0 };
     this.bytesIn =
       this.bytesOut =
       this.retried =

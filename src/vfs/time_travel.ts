@@ -83,7 +83,7 @@ export interface RestoreResult {
 }
 
 function runner(ctx: BlockStoreContext): <T>(step: Step<T>) => Promise<T> {
-  const store = new S3LogStore(ctx.client, ctx.bucket);
+  const store = new S3LogStore(ctx.client, ctx.bucket, { storeCheck: ctx.storeCheck });
   return (step) => runAsync(step, store);
 }
 

@@ -119,6 +119,7 @@ export class S3VFS {
   #timing: Timing | undefined;
   #leaseOff: boolean;
   #closeWaitMs: number;
+  #storeCheck: "enforce" | "single-writer";
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -131,6 +132,7 @@ export class S3VFS {
     this.#timing = o.timing;
     this.#leaseOff = o.lease === null;
     this.#closeWaitMs = o.closeWaitMs;
+    this.#storeCheck = o.storeCheck;
     this.#cache = new BlockCache(o.cacheBytes);
     const lib = F.loadSqlite(options.libraryPath);
     this.#lib = lib;
@@ -151,9 +153,10 @@ export class S3VFS {
       maxAttempts: s3.maxAttempts,
       bucket,
       concurrency,
+      storeCheck: o.storeCheck,
     }, o.bridgeTimeoutMs);
-    this.#bridge.onStats = (s, bg, ms, m) => this.#stats.add(s, ms, bg, m);
-    this.#bridge.onBackground = (bg, m) => this.#stats.addBackground(bg, m);
+    this.#bridge.onStats = (s, ms, side) => this.#stats.add(s, ms, side);
+    this.#bridge.onBackground = (side) => this.#stats.addSide(side);
     const batches = { runBatch: (ops: StoreOp[]) => this.#bridge.call(ops) };
     const context: LogContext = {
       run: (gen) => runSync(gen, batches),
@@ -219,6 +222,7 @@ export class S3VFS {
       waitMs: s.waitMs,
       background: { ...s.background },
       maintenance: { ...s.maintenance },
+      storeCheck: { ...s.storeCheck, requests: { ...s.storeCheck.requests } },
     };
   }
 
@@ -274,6 +278,7 @@ export class S3VFS {
       bucket: this.bucket,
       blockSize: this.blockSize,
       concurrency: this.#concurrency,
+      storeCheck: this.#storeCheck,
       ...(this.#leaseOff ? { lease: false as const } : {}),
     };
   }
@@ -313,7 +318,9 @@ export class S3VFS {
     options: CheckpointCallOptions = {},
   ): Promise<CheckpointOutcome> {
     checkName(prefix);
-    const store = new S3LogStore(this.#streams().client, this.bucket);
+    const store = new S3LogStore(this.#streams().client, this.bucket, {
+      storeCheck: this.#storeCheck,
+    });
     return await checkpointUntilDone(store, prefix, {
       concurrency: this.#concurrency,
       requestTimeoutMs: this.#s3Config.timeoutMs,

@@ -17,7 +17,8 @@
  *   or this many ms, whichever comes first;
  * - `MP_LEASE`: `off` for `lease: false`, else the writer lease's idle time in
  *   ms (default: the S3VFS default);
- * - `MP_BUSY_TIMEOUT_MS`: `PRAGMA busy_timeout` of the connection (default 0).
+ * - `MP_BUSY_TIMEOUT_MS`: `PRAGMA busy_timeout` of the connection (default 0);
+ * - `MP_STORE_CHECK`: the VFS's `storeCheck` (default: the S3VFS default).
  *
  * @module
  */
@@ -63,7 +64,9 @@ export function openVfs(): S3VFS {
   const timeoutMs = Deno.env.get("MP_TIMEOUT_MS");
   const maxDirty = Deno.env.get("MP_MAX_DIRTY_BYTES");
   const lease = Deno.env.get("MP_LEASE");
+  const storeCheck = Deno.env.get("MP_STORE_CHECK") as "enforce" | "single-writer" | undefined;
   return new S3VFS({
+    ...(storeCheck ? { storeCheck } : {}),
     bucket: need("MP_BUCKET"),
     ...(lease ? { lease: lease === "off" ? false as const : { idleMs: Number(lease) } } : {}),
     ...(maxDirty ? { maxDirtyBytes: Number(maxDirty) } : {}),

@@ -5,7 +5,7 @@
  * its background maintenance did (and how many rows `t` has).
  *
  * Environment: see mp_common.ts; also `MP_TOKEN` (the row's tok), `MP_TIMING`
- * (the S3VFS `timing` option, JSON), `MP_WRITE`.
+ * (the S3VFS `timing` option, JSON), `MP_WRITE`, `MP_STORE_CHECK`.
  *
  * @module
  */
@@ -13,9 +13,11 @@
 import { emit, failure, need, openWriter, S3VFS } from "./mp_common.ts";
 
 const timing = Deno.env.get("MP_TIMING");
+const storeCheck = Deno.env.get("MP_STORE_CHECK") as "enforce" | "single-writer" | undefined;
 const vfs = new S3VFS({
   bucket: need("MP_BUCKET"),
   ...(timing ? { timing: JSON.parse(timing) } : {}),
+  ...(storeCheck ? { storeCheck } : {}),
 });
 const started = performance.now();
 const db = openWriter(vfs, need("MP_PREFIX"));
@@ -28,7 +30,11 @@ if (Deno.env.get("MP_WRITE") !== "0") {
       db.run("INSERT INTO t (seq, tok) VALUES (?, ?)", 0, need("MP_TOKEN"));
       break;
     } catch (e) {
-      if (!failure(vfs, db, e).busy || ++retries > 50) throw e;
+      const f = failure(vfs, db, e);
+      if (!f.busy || ++retries > 50) {
+        emit({ failed: 0, ...f });
+        throw e;
+      }
     }
   }
 }
@@ -43,4 +49,5 @@ emit({
   rows,
   maintenance: stats.maintenance,
   background: stats.background,
+  storeCheck: stats.storeCheck,
 });

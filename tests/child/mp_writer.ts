@@ -107,8 +107,10 @@ async function main(): Promise<void> {
     acked: async (_n, acks) => {
       if (checkpointEvery > 0 && acks % checkpointEvery === 0) {
         try {
-          await vfs.checkpoint(prefix);
-          emit({ checkpoint: acks });
+          // No waiting while another holds the claim (a killed writer's claim counts for its
+          // whole TTL, longer than this child's deadline): "busy" is an answer too.
+          const out = await vfs.checkpoint(prefix, { waitMs: 0 });
+          emit({ checkpoint: acks, kind: out.kind });
         } catch (e) {
           emit({ checkpointError: e instanceof Error ? e.message : String(e) });
         }
