@@ -12,6 +12,7 @@ import { CliError } from "./errors.ts";
 import { formatBytes, jsonReplacer, keyValueTable, plural, table } from "./format.ts";
 import { findDatabases, inspect, type Inspection } from "./inspect.ts";
 import type { Session } from "./session.ts";
+import { formatTiming } from "./timing.ts";
 
 const JSON_OPTION = { json: { type: "boolean", help: "print JSON" } } as const;
 
@@ -145,12 +146,7 @@ export const infoCommand: Command = {
       ],
       ["log", `${plural(i.logLength, "commit")} after the checkpoint`],
       ["history", history],
-      [
-        "timing",
-        `grace ${i.config.timing.graceMs / 1000} s, history kept ${
-          i.config.timing.keepHistoryMs / 1000
-        } s`,
-      ],
+      ["timing", formatTiming(i.config.timing)],
       ["lease", leaseText(lease)],
     ];
     if (h) {

@@ -14,6 +14,8 @@
 import { runAsync } from "../log/driver.ts";
 import { readConfig } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
+import type { ConfigRecord } from "../log/format.ts";
+import type { Timing } from "../log/rules.ts";
 import type { DeserializeResult } from "../streams/types.ts";
 import { type Location, parseAt, parseLocation } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -22,20 +24,43 @@ import { formatBytes } from "./format.ts";
 import { inspect } from "./inspect.ts";
 import { startProgress } from "./progress.ts";
 import type { Session } from "./session.ts";
+import { formatTiming, parseTiming, sameTiming } from "./timing.ts";
 
 const OVERWRITE = {
   overwrite: { type: "boolean", help: "replace what is at the target" },
 } as const;
 
-/** The block size a database written at `loc` gets: --block-size, its own if it exists, else `fallback`. */
-async function targetBlockSize(
+const TIMING = {
+  timing: {
+    type: "string",
+    value: "name=duration,...",
+    help: "timing a database created here records, e.g. grace=2s,keep-history=20m " +
+      "(names: grace, max-commit-lag, keep-history, max-stage-age, margin)",
+  },
+} as const;
+
+/** Settings of a database written at `loc`: its own if it exists, else the options', else `from`'s. */
+async function targetSettings(
   s: Session,
   loc: Location,
-  fallback?: number,
-): Promise<number | undefined> {
-  if (s.blockSize) return s.blockSize;
+  from?: ConfigRecord,
+): Promise<{ blockSize?: number; timing?: Timing }> {
+  // Options first: a bad one is a usage error before any request.
+  const blockSize = s.blockSize;
+  const given = s.option("timing");
+  const timing = given === undefined ? undefined : parseTiming(given, s.command);
   const config = await runAsync(readConfig(loc.prefix), new S3LogStore(s.client(), loc.bucket));
-  return config?.blockSize ?? fallback;
+  if (config && timing && !sameTiming(config.timing, timing)) {
+    throw new CliError(
+      `${loc.url} exists with timing ${formatTiming(config.timing)}; --timing applies to a ` +
+        `database created here and cannot change an existing one (leave it out, or delete ` +
+        `the database first)`,
+    );
+  }
+  return {
+    blockSize: blockSize ?? config?.blockSize ?? from?.blockSize,
+    timing: config ? undefined : timing ?? from?.timing,
+  };
 }
 
 /** The library's hint, in the tool's words. */
@@ -86,15 +111,18 @@ async function* abortable(
 export const importCommand: Command = {
   name: "import",
   summary: "store a local SQLite file (or stdin) as a database in S3",
-  usage: "import <file|-> s3://bucket/prefix [--overwrite]",
+  usage: "import <file|-> s3://bucket/prefix [--overwrite] [--timing name=duration,...]",
   details: "Reads a plain SQLite file (`-`: stdin) and stores it as one commit: readers see the\n" +
-    "whole new database at once, and a failure or Ctrl-C leaves the target as it was.",
-  options: OVERWRITE,
+    "whole new database at once, and a failure or Ctrl-C leaves the target as it was. A\n" +
+    "database created here gets --block-size and --timing (else the defaults: 4096 bytes;\n" +
+    "grace 60 s, history kept 15 min, ...); an existing one keeps its own.",
+  options: { ...OVERWRITE, ...TIMING },
   positionals: ["source", "target"],
   async run(s: Session): Promise<number> {
     const [source, target] = s.args.positionals;
     const loc = parseLocation(target, "import");
-    const vfs = await s.vfs(loc.bucket, await targetBlockSize(s, loc));
+    const settings = await targetSettings(s, loc);
+    const vfs = await s.vfs(loc.bucket, settings.blockSize, settings.timing);
     const progress = startProgress(`import ${loc.prefix}`);
     try {
       const result = await s.interruptible(`${loc.url}`, async (signal) => {
@@ -168,10 +196,11 @@ export const exportCommand: Command = {
 export const cpCommand: Command = {
   name: "cp",
   summary: "copy a database (one consistent snapshot; across buckets too)",
-  usage: "cp s3://bucket/from s3://bucket/to [--overwrite]",
+  usage: "cp s3://bucket/from s3://bucket/to [--overwrite] [--timing name=duration,...]",
   details: "Reads one snapshot of the source and stores it at the target as one commit. The\n" +
-    "target keeps its block size if it exists, else gets the source's (or --block-size).",
-  options: OVERWRITE,
+    "target keeps its block size and timing if it exists, else gets the source's (or\n" +
+    "--block-size, --timing).",
+  options: { ...OVERWRITE, ...TIMING },
   positionals: ["source", "target"],
   async run(s: Session): Promise<number> {
     const [from, to] = s.args.positionals;
@@ -181,7 +210,8 @@ export const cpCommand: Command = {
     const found = await inspect(s.client(), src.bucket, src.prefix);
     if (!found) throw new CliError(`no database at ${src.url}`);
     const srcVfs = await s.vfs(src.bucket, found.config.blockSize);
-    const dstVfs = await s.vfs(dst.bucket, await targetBlockSize(s, dst, found.config.blockSize));
+    const settings = await targetSettings(s, dst, found.config);
+    const dstVfs = await s.vfs(dst.bucket, settings.blockSize, settings.timing);
     const progress = startProgress(`cp ${src.prefix}`);
     try {
       const result = await s.interruptible(dst.url, async (signal) => {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Timing } from "../log/rules.ts";
 import { S3Client } from "../s3/client.ts";
 import type { S3ConnectionOptions } from "../s3/config.ts";
 import { S3VFS } from "../vfs/vfs.ts";
@@ -74,14 +75,22 @@ export class Session {
     return loadDbSqlite();
   }
 
-  /** An S3VFS on `bucket` with `blockSize` (default `--block-size`, else 4096). */
-  async vfs(bucket: string, blockSize?: number): Promise<S3VFS> {
+  /**
+   * An S3VFS on `bucket` with `blockSize` (default `--block-size`, else 4096)
+   * and the `timing` of databases it creates (default: the library's).
+   */
+  async vfs(bucket: string, blockSize?: number, timing?: Timing): Promise<S3VFS> {
     const size = blockSize ?? this.blockSize;
-    const id = `${bucket}\0${size ?? ""}`;
+    const id = `${bucket}\0${size ?? ""}\0${timing ? JSON.stringify(timing) : ""}`;
     let vfs = this.#vfs.get(id);
     if (!vfs) {
       await this.sqlite(); // first: the VFS registers in the libsqlite3 @db/sqlite loaded
-      vfs = new S3VFS({ ...this.connection(), bucket, ...(size ? { blockSize: size } : {}) });
+      vfs = new S3VFS({
+        ...this.connection(),
+        bucket,
+        ...(size ? { blockSize: size } : {}),
+        ...(timing ? { timing } : {}),
+      });
       this.#vfs.set(id, vfs);
     }
     return vfs;

@@ -64,7 +64,7 @@ const STAGE_WINDOW = 2;
  * object references them: the whole new content and size, atomically (blocks
  * past a smaller new end are dropped). A new database is created with
  * `ctx.blockSize` and `ctx.timing`; an existing one keeps its recorded block
- * size. A zero-byte source is the empty database (into a new prefix it
+ * size and timing. A zero-byte source is the empty database (into a new prefix it
  * stores nothing); 1 to 99 bytes are refused as truncated.
  *
  * Refused with a {@linkcode VfsError}, leaving the target as it was (new or
@@ -239,7 +239,9 @@ async function deserializeFrom(
   let outcome: CommitOutcome;
   let lease: HeldLease | undefined;
   let committing = false;
-  const timing = existing?.config.timing ?? { ...DEFAULT_TIMING, ...ctx.timing };
+  // An adopted database's recorded timing; else the one this call records (a Python database, made
+  // of blocks only, has none yet).
+  const timing = existing?.adopted ? existing.config.timing : { ...DEFAULT_TIMING, ...ctx.timing };
   try {
     if (ctx.lease !== false) {
       const att = await run(

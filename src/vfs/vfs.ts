@@ -279,6 +279,7 @@ export class S3VFS {
       blockSize: this.blockSize,
       concurrency: this.#concurrency,
       storeCheck: this.#storeCheck,
+      ...(this.#timing ? { timing: this.#timing } : {}),
       ...(this.#leaseOff ? { lease: false as const } : {}),
     };
   }
