@@ -9,50 +9,15 @@
  * @module
  */
 
-import type { RequestEvent, S3Client } from "../src/s3/client.ts";
+import type { S3Client } from "../src/s3/client.ts";
 import { mapLimit } from "../src/s3/retry.ts";
 import { Database } from "../scripts/db_sqlite.ts";
 import { deserialize, serialize } from "../src/streams/mod.ts";
 import { blockKey } from "../src/blocks.ts";
-import { log, type Requests, summary, type WorkloadResult, zeroRequests } from "./config.ts";
+import { log, type Requests, summary, type WorkloadResult } from "./config.ts";
 
-/** Requests counted through S3Client's onRequest hook. */
-export class RequestCounter {
-  requests: Requests = zeroRequests();
-  /** The hook to pass as `onRequest`. */
-  readonly hook = (e: RequestEvent): void => {
-    const r = this.requests;
-    const n = Math.max(1, e.attempts);
-    switch (e.kind) {
-      case "GET":
-      case "GET_COND":
-        r.get += n;
-        break;
-      case "PUT":
-        r.put += n;
-        break;
-      case "LIST":
-        r.list += n;
-        break;
-      case "DELETE":
-        r.delete += n;
-        break;
-      case "DELETE_MANY":
-        r.deleteMany += n;
-        break;
-      case "HEAD":
-        r.head += n;
-        break;
-      default:
-        r.other += n;
-    }
-    r.total += n;
-  };
-  /** Zeroes the counts. */
-  reset(): void {
-    this.requests = zeroRequests();
-  }
-}
+export { RequestCounter } from "./requests.ts";
+import type { RequestCounter } from "./requests.ts";
 
 /**
  * Builds a local SQLite database of about `bytes` (4 KiB pages, one

@@ -68,7 +68,7 @@ Deno.test("cli: checkpoint folds the log", async () => {
   equal(r.code, 0, r.stderr);
   match(
     r.stdout,
-    /^folded txids 1\.\.2 into the blocks: \d+ of \d+ blocks written in \d+\.\d s\n$/,
+    /^folded txids 1\.\.2 into the blocks: \d+ of \d+ blocks written \(\d+(\.\d+)? [KM]iB\) in \d+\.\d s, \d+ blocks\/s\n$/,
   );
   const again = await runCli(["checkpoint", url]);
   match(again.stdout, /^nothing to fold: the blocks hold txid 2/);

@@ -6,7 +6,7 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { freshBucket, logPrefixIn, testS3Options } from "./_harness.ts";
+import { FOLDABLE_AFTER_MS, freshBucket, logPrefixIn, testS3Options } from "./_harness.ts";
 import { CHINOOK_PATH } from "./_vfs.ts";
 import { cliArgs, cliEnv, makeLocalDb, oneLineError, runCli, runCliInPty } from "./_cli.ts";
 import { publishedFiles, servePackage } from "./_package_server.ts";
@@ -191,7 +191,9 @@ Deno.test("cli: cp within a bucket and across buckets", async () => {
 Deno.test("cli: progress on a terminal, nothing when piped", async () => {
   await using b = await freshBucket("cli-progress");
   const url = `s3://${b.bucket}/p.db`;
-  const tty = await runCliInPty(["import", CHINOOK_PATH, url]);
+  // A short grace period, so the checkpoint below can fold the import soon.
+  const timing = "grace=1s,max-commit-lag=2s,margin=1s,keep-history=10s";
+  const tty = await runCliInPty(["import", CHINOOK_PATH, url, "--timing", timing]);
   equal(tty.code, 0, tty.output);
   match(
     tty.output,
@@ -203,6 +205,11 @@ Deno.test("cli: progress on a terminal, nothing when piped", async () => {
   equal(piped.stderr, "");
   const ttyExport = await runCliInPty(["export", url, "/dev/null", "--overwrite"]);
   match(ttyExport.output, /export p\.db \[#{30}\] 100%/);
+  await new Promise((r) => setTimeout(r, FOLDABLE_AFTER_MS));
+  const ttyCheckpoint = await runCliInPty(["checkpoint", url]);
+  equal(ttyCheckpoint.code, 0, ttyCheckpoint.output);
+  match(ttyCheckpoint.output, /checkpoint p\.db \[#{30}\] 100% 984 KiB \/ 984 KiB/);
+  match(ttyCheckpoint.output, /246 of 246 blocks written \(984 KiB\) in [\d.]+ s, \d+ blocks\/s/);
 });
 
 Deno.test("cli: Ctrl-C during an import leaves the target as it was", async () => {

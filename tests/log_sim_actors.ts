@@ -18,6 +18,7 @@ import {
   SnapshotTooOldError,
 } from "../src/log/errors.ts";
 import type { ConfigRecord } from "../src/log/format.ts";
+import { FoldMemory } from "../src/log/fold_memory.ts";
 import { coldOpen, openForWrite } from "../src/log/open.ts";
 import { readConfig } from "../src/log/records.ts";
 import { retention } from "../src/log/retention.ts";
@@ -255,10 +256,15 @@ export function* reader(env: Env, name: string, transactions: number): Step<void
  * timeout (how late a block write may land) of 1-3 s, and a claim TTL a
  * little above the least the rules allow.
  */
-export function checkpointRun(env: Env, config: ConfigRecord): Step<CheckpointOutcome> {
+export function checkpointRun(
+  env: Env,
+  config: ConfigRecord,
+  memory?: FoldMemory,
+): Step<CheckpointOutcome> {
   const { rng } = env;
   const requestTimeoutMs = rng.int(1, 3) * 1000;
   return checkpoint(PREFIX, config, {
+    ...(memory ? { memory } : {}),
     maxCommits: rng.int(1, 6),
     maxBlocks: rng.pick([3, 8, 1000]),
     concurrency: rng.int(1, 4),
@@ -277,14 +283,19 @@ export function* maintainer(
 ): Step<void> {
   const { rng, world, stats } = env;
   let config: ConfigRecord | null = null;
+  // Most processes remember blocks between their runs (as the VFS does); a crash forgets.
+  const memory = rng.chance(0.7) ? new FoldMemory() : undefined;
   for (let run = 0; run < runs; run++) {
     try {
       config ??= yield* readConfig(PREFIX);
       if (config && what === "checkpoint") {
         // Now and then two runs at once in one process (a PRAGMA beside the background run).
         const outs = rng.chance(0.2)
-          ? yield* parallel([checkpointRun(env, config), checkpointRun(env, config)])
-          : [yield* checkpointRun(env, config)];
+          ? yield* parallel([
+            checkpointRun(env, config, memory),
+            checkpointRun(env, config, memory),
+          ])
+          : [yield* checkpointRun(env, config, memory)];
         for (const out of outs) {
           if (out.kind === "folded") stats.folds++;
           if (out.kind === "busy") stats.claimBusy++;

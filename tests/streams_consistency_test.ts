@@ -61,7 +61,9 @@ Deno.test("serialize is one snapshot: a commit or a deserialize landing mid-read
     const ctx = { client: b.client, bucket: b.bucket, blockSize: 4096, concurrency: 2 };
     await deserialize(ctx, "s.db", v0);
     // a commit through the log after the first chunk: the rest is still v0
-    const reader = serialize(ctx, "s.db").getReader();
+    // Windows of 2 blocks: the read spans many windows, chunks of 2 blocks.
+    const small = { windowBytes: 8192 };
+    const reader = serialize(ctx, "s.db", small).getReader();
     const first = await reader.read();
     assert(!first.done);
     const v1 = version(v0, 1);
@@ -80,7 +82,7 @@ Deno.test("serialize is one snapshot: a commit or a deserialize landing mid-read
     whole.set(rest.bytes, first.value.length);
     assertBytes(whole, v0, "the snapshot the serialize began with");
     // a deserialize (overwrite) landing mid-read: the rest is still v1
-    const reader2 = serialize(ctx, "s.db").getReader();
+    const reader2 = serialize(ctx, "s.db", small).getReader();
     const parts: Uint8Array[] = [];
     for (let i = 0; i < 3; i++) parts.push((await reader2.read()).value!);
     const v2 = version(v0, 2);
@@ -191,10 +193,13 @@ Deno.test("serialize: 'snapshot too old' restarts from a fresh snapshot before t
     // after a chunk was handed out: an error saying so, and no file from serializeToFile
     hook = foldNewer(3);
     const out = `${dir}/late.db`;
-    await assert.rejects(() => serializeToFile({ ...ctx, concurrency: 1 }, "t.db", out), {
-      name: "VfsError",
-      message: /snapshot too old.*bytes already read are not a consistent copy; retry/,
-    });
+    await assert.rejects(
+      () => serializeToFile({ ...ctx, concurrency: 1 }, "t.db", out, { windowBytes: 4096 }),
+      {
+        name: "VfsError",
+        message: /snapshot too old.*bytes already read are not a consistent copy; retry/,
+      },
+    );
     assert.deepStrictEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("late")), []);
   });
 });

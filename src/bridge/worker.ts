@@ -12,6 +12,7 @@
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { checkpoint } from "../log/checkpoint.ts";
 import { runAsync } from "../log/driver.ts";
+import { FoldMemory } from "../log/fold_memory.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { StoreCheckResult } from "../log/store_check.ts";
 import { S3Client } from "../s3/client.ts";
@@ -118,6 +119,18 @@ async function runCall(
  * quiet until the next commit may be folded. Failures are counted and
  * backed off; nothing here is on a commit's path.
  */
+/** Databases whose blocks the background checkpointer remembers between runs (most recent last). */
+const foldMemories = new Map<string, FoldMemory>();
+
+/** The background checkpointer's memory of `prefix` (./log/fold_memory.ts); 16 databases at most. */
+function foldMemory(prefix: string): FoldMemory {
+  const m = foldMemories.get(prefix) ?? new FoldMemory();
+  foldMemories.delete(prefix);
+  foldMemories.set(prefix, m);
+  if (foldMemories.size > 16) foldMemories.delete(foldMemories.keys().next().value!);
+  return m;
+}
+
 async function maintain(req: MaintainRequest, requests = 1): Promise<void> {
   if (maintaining.has(req.prefix)) {
     maintaining.set(req.prefix, req); // run again when the current run ends
@@ -135,6 +148,7 @@ async function maintain(req: MaintainRequest, requests = 1): Promise<void> {
         checkpoint(req.prefix, req.config, {
           concurrency: init!.concurrency,
           requestTimeoutMs: init!.timeoutMs,
+          memory: foldMemory(req.prefix),
           shouldStop: () => draining !== undefined && performance.now() >= draining.deadline,
         }),
         backgroundStore!,

@@ -33,19 +33,30 @@ export const checkpointCommand: Command = {
   summary: "fold the log into the block objects now",
   usage: "checkpoint s3://bucket/prefix",
   details: "Copies the commits older than the grace period (60 s by default) into the block\n" +
-    "objects. Once nothing is left to fold, Python sqlite-s3vfs reads the current database.",
+    "objects. Once nothing is left to fold, Python sqlite-s3vfs reads the current database.\n" +
+    "A bar shows the blocks done on a terminal; the last line says what was written.",
   options: {},
   positionals: ["database"],
   async run(s: Session): Promise<number> {
     const { vfs, prefix } = await openVfs(s, s.args.positionals[0], "checkpoint");
+    const bs = vfs.blockSize;
     const started = performance.now();
-    const o = await vfs.checkpoint(prefix);
-    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    const progress = startProgress(`checkpoint ${prefix}`);
+    let o;
+    try {
+      o = await vfs.checkpoint(prefix, {
+        onProgress: (p) => progress.update({ bytes: p.done * bs, total: p.total * bs }),
+      });
+    } finally {
+      progress.stop();
+    }
+    const secs = (performance.now() - started) / 1000;
     switch (o.kind) {
       case "folded":
         s.out(
           `folded txids ${o.from + 1}..${o.to} into the blocks: ${o.written} of ${o.blocks} ` +
-            `blocks written in ${secs} s\n`,
+            `blocks written (${formatBytes(o.written * bs)}) in ${secs.toFixed(1)} s, ` +
+            `${Math.round(o.written / Math.max(secs, 0.001))} blocks/s\n`,
         );
         return 0;
       case "idle":

@@ -33,7 +33,8 @@ import { DEFAULT_PROBE_BYTES, fetchCommit, type FetchResult } from "./commits.ts
 import { LogCorruptError } from "./errors.ts";
 import type { ConfigRecord } from "./format.ts";
 import { blockCount } from "../blocks.ts";
-import { type Fence, foldBlock, type FoldRun, planFold } from "./fold.ts";
+import { type Fence, foldBlock, type FoldRun, planFold, prefetchBytes } from "./fold.ts";
+import type { FoldMemory } from "./fold_memory.ts";
 import { localHost, localPid } from "./host.ts";
 import { logKey, logNamespace, logPrefix, newPutId, txidOfLogKey } from "./keys.ts";
 import { type CheckpointRead, readCheckpoint, readIdentity } from "./records.ts";
@@ -79,6 +80,12 @@ export interface CheckpointOptions {
   keepHistoryMs?: number;
   /** Called after each batch of blocks. */
   onProgress?: (p: CheckpointProgress) => void;
+  /**
+   * What this checkpointer remembers of the database's blocks from its last
+   * run (./fold_memory.ts): pass the same object to every run on one
+   * database to write changed blocks without a HEAD.
+   */
+  memory?: FoldMemory;
   /** Asked between batches: true stops the run (claim given up, record not moved). */
   shouldStop?: () => boolean;
 }
@@ -140,6 +147,21 @@ export function* checkpoint(
   config: ConfigRecord,
   opts: CheckpointOptions = {},
 ): Step<CheckpointOutcome> {
+  const { memory } = opts;
+  if (!memory?.acquire()) return yield* oneRun(prefix, config, { ...opts, memory: undefined });
+  try {
+    return yield* oneRun(prefix, config, opts);
+  } finally {
+    memory.release();
+  }
+}
+
+/** One checkpoint run ({@linkcode checkpoint}), `opts.memory` its own for the run. */
+function* oneRun(
+  prefix: string,
+  config: ConfigRecord,
+  opts: CheckpointOptions,
+): Step<CheckpointOutcome> {
   const t = config.timing;
   // The record, and the config with it: both must be of our incarnation (a create-only PUT
   // delayed past a deletion can bring one back, or a record of a deleted database be left).
@@ -181,6 +203,7 @@ export function* checkpoint(
       (_, k) => fetchCommit(prefix, from + 1 + k, config, opts.probeBytes ?? DEFAULT_PROBE_BYTES),
     ),
   );
+  opts.memory?.begin(config.id, ck.etag); // kept only if the record is still our last write
   const plan = planFold(prefix, config, rec, fetched, opts.maxBlocks ?? 8192);
   if (plan === "raced") return { kind: "raced", reason: "a commit to fold was deleted" };
 
@@ -207,7 +230,17 @@ export function* checkpoint(
     baseCount: blockCount(rec.size, config.blockSize),
     verified: false,
     fence,
+    ...(opts.memory ? { memory: opts.memory } : {}),
   };
+  if (plan.blocks.some(([i]) => i >= run.baseCount)) {
+    // Blocks past the old end are written without a HEAD (fold.ts): first make sure the database
+    // is still ours (one GET), which a HEAD finding such a block absent would otherwise ask.
+    const now = yield* readCheckpoint(prefix);
+    if (!now.record || (now.record.id ?? config.id) !== config.id) {
+      return { kind: "replaced", reason: `${prefix} was deleted or created again` };
+    }
+    run.verified = true;
+  }
   const renewEvery = (held.record.claim!.ttlMs - t.marginMs - T) / 2;
   const step = opts.concurrency ?? 32;
   let written = 0;
@@ -225,6 +258,12 @@ export function* checkpoint(
       fence.sendBy = sendBy(held, t, T);
     }
     const batch = plan.blocks.slice(k, k + step);
+    if ((yield* prefetchBytes(batch)) === "raced") {
+      return yield* giveUp(prefix, held, fence, {
+        kind: "raced",
+        reason: "block data of a commit was deleted",
+      });
+    }
     const results = yield* parallel(
       batch.map(([i, want]) => foldBlock(run, i, want)),
     );
@@ -262,6 +301,7 @@ export function* checkpoint(
       fence.sendBy = sendBy(held, t, T);
       continue;
     }
+    for (const [, want] of batch) want.bytes = undefined; // memory: one batch of bytes at a time
     k += batch.length;
     opts.onProgress?.({ done: k, total, written });
   }
@@ -285,6 +325,9 @@ export function* checkpoint(
   if (!moved) {
     return { kind: "raced", reason: "the checkpoint claim was lost before the record moved" };
   }
+  // Released: the next run finds this ETag unless someone took the claim since. Not released (a
+  // write of ours may still land): the claim lapses, and the next taker's write changes the ETag.
+  if (release) opts.memory?.end(moved.etag);
   return plan.to === from ? { kind: "idle", txid: from, ...(kept ? { retention: kept } : {}) } : {
     kind: "folded",
     from,

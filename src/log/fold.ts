@@ -26,9 +26,12 @@ import {
   META,
   parseBlockTag,
 } from "./format.ts";
+import type { FoldMemory } from "./fold_memory.ts";
+import { coalesce, splitRun } from "./ranges.ts";
 import {
   expectOk,
   type GetOp,
+  idempotent,
   isAbsent,
   isLostRace,
   isSuccess,
@@ -46,6 +49,8 @@ export interface Want {
   version?: BlockVersion;
   /** The fetched commit holding it, when inline. */
   commit?: FetchedCommit;
+  /** Its bytes, when fetched ahead ({@linkcode prefetchBytes}; dropped after the write). */
+  bytes?: Uint8Array;
 }
 
 /** What a run will fold: up to `to`, the size then, and each changed block's version. */
@@ -134,6 +139,38 @@ export interface FoldRun {
   verified: boolean;
   /** The claim's fence. */
   fence: Fence;
+  /** What the checkpointer remembers of the blocks (./fold_memory.ts), if anything. */
+  memory?: FoldMemory;
+}
+
+/** What a block past the old end is taken to be before its first write (no HEAD sent). */
+const ASSUMED_ABSENT: StoreResult = Object.freeze({ status: 404 });
+
+/**
+ * Fetches the bytes of the blocks of `batch` that are neither inline nor
+ * fetched yet, coalesced (blocks side by side in one commit object or chunk:
+ * one ranged GET, ./ranges.ts), into each `Want.bytes`. "raced": an object
+ * is gone (another checkpointer got further and retention deleted it).
+ */
+export function* prefetchBytes(batch: [number, Want][]): Step<"ok" | "raced"> {
+  const need: { index: number; version: BlockVersion; want: Want }[] = [];
+  for (const [index, want] of batch) {
+    const v = want.version;
+    if (!v || want.bytes) continue;
+    const inline = want.commit ? inlineBytes(want.commit, v) : undefined;
+    if (inline) want.bytes = inline;
+    else need.push({ index, version: v, want });
+  }
+  if (need.length === 0) return "ok";
+  const runs = coalesce(need);
+  const results = yield* idempotent(runs.map((r) => r.op));
+  for (const [k, run] of runs.entries()) {
+    const r = results[k];
+    const got = splitRun(run, r.status === 416 ? r : expectOk(run.op, r, true));
+    if (got === "gone") return "raced";
+    run.blocks.forEach((b, j) => b.want.bytes = got[j]);
+  }
+  return "ok";
 }
 
 /** A PUT answer after which the write may have been applied. */
@@ -158,10 +195,26 @@ export function* foldBlock(
 ): Step<"done" | "written" | "raced" | "late" | "verify" | "missing"> {
   const { prefix, id, fence } = run;
   const key = blockKey(prefix, i);
-  let body: Uint8Array | undefined = want.version ? undefined : new Uint8Array(0);
+  let body: Uint8Array | undefined = want.version ? want.bytes : new Uint8Array(0);
+  // No HEAD when the block's state is known: remembered from this checkpointer's own last run
+  // (exact, ./fold_memory.ts), or past the end when the run began in a database the run verified
+  // (expected absent: If-None-Match: *). Known wrong (a 412: a tombstone, a crashed run's write),
+  // the block is forgotten and looked at with a HEAD as usual.
+  const known = run.memory?.get(i);
+  let assumed: StoreResult | undefined = known
+    ? { status: 200, etag: known.etag, meta: { [META.txid]: blockTag(known.txid, id) } }
+    : run.verified && i >= run.baseCount
+    ? ASSUMED_ABSENT
+    : undefined;
   for (let round = 0; round < 50; round++) {
     const head = { kind: "head", key } as const;
-    const h = expectOk(head, yield* request(head), true);
+    const h = assumed ?? expectOk(head, yield* request(head), true);
+    if (!assumed && run.memory) {
+      const tag = isSuccess(h) ? parseBlockTag(h.meta).id : undefined;
+      if (isSuccess(h) && tag === id) run.memory.note(i, h.etag, blockTxid(h.meta, id));
+      else run.memory.forget(i);
+    }
+    assumed = undefined;
     if (isSuccess(h) && blockTxid(h.meta, id) >= want.txid) return "done";
     if (!run.verified) {
       // Missing, or of another incarnation, or about to be created: is the database still ours?
@@ -193,7 +246,11 @@ export function* foldBlock(
       timeoutMs: fence.timeoutMs,
     };
     const [r] = yield [put];
-    if (isSuccess(r)) return "written";
+    if (isSuccess(r)) {
+      run.memory?.note(i, r.etag, want.txid);
+      return "written";
+    }
+    run.memory?.forget(i); // a lost race, no answer, ...: unknown until the next HEAD
     if (r.unsent) return "late";
     if (ambiguous(r)) {
       // It may land up to its timeout after it was sent (before sendBy): the claim is not given

@@ -10,14 +10,14 @@
  */
 
 import { blockCount, blockKey, blockLength } from "../blocks.ts";
-import { crc32 } from "./crc32.ts";
 import {
   DatabaseReplacedError,
   HistoryGoneError,
   LogCorruptError,
   SnapshotTooOldError,
 } from "./errors.ts";
-import { blockTxid, META, parseBlockTag } from "./format.ts";
+import { blockTxid, parseBlockTag } from "./format.ts";
+import { coalesce, MAX_RANGE_BYTES, splitRun } from "./ranges.ts";
 import { readCheckpoint, readIdentity } from "./records.ts";
 import { type DbState, noteRecord } from "./snapshot.ts";
 import {
@@ -33,11 +33,16 @@ import {
 /**
  * Reads blocks at snapshot `head` (empty past the end). Every block comes from
  * the cache, from the newest commit that changed it, or from its base block
- * checked against the snapshot.
+ * checked against the snapshot. Versions side by side in one commit object or
+ * chunk are fetched together, up to `maxRangeBytes` per GET (./ranges.ts).
  */
-export function* readBlocks(st: DbState, indexes: number[]): Step<Uint8Array[]> {
+export function* readBlocks(
+  st: DbState,
+  indexes: number[],
+  maxRangeBytes: number = MAX_RANGE_BYTES,
+): Step<Uint8Array[]> {
   try {
-    return yield* readAt(st, indexes);
+    return yield* readAt(st, indexes, maxRangeBytes);
   } catch (e) {
     // What contradicts the protocol may be a database deleted (and created again) under us:
     // the record says which; if it is still ours, the corruption is reported as it is.
@@ -48,36 +53,33 @@ export function* readBlocks(st: DbState, indexes: number[]): Step<Uint8Array[]> 
   }
 }
 
-function* readAt(st: DbState, indexes: number[]): Step<Uint8Array[]> {
+function* readAt(st: DbState, indexes: number[], maxRangeBytes: number): Step<Uint8Array[]> {
   const bs = st.config.blockSize;
   const count = blockCount(st.size, bs);
   const wanted = [...new Set(indexes)].filter((i) => i < count && !st.cache.has(i));
-  const ops: GetOp[] = wanted.map((i) => {
-    const v = st.versions.get(i);
-    return v
-      ? { kind: "get", key: v.key, range: { offset: v.offset, length: v.length } }
-      : { kind: "get", key: blockKey(st.prefix, i) };
+  const base = wanted.filter((i) => !st.versions.has(i));
+  const runs = coalesce(
+    wanted.filter((i) => st.versions.has(i)).map((index) => ({
+      index,
+      version: st.versions.get(index)!,
+    })),
+    maxRangeBytes,
+  );
+  const baseOps: GetOp[] = base.map((i) => ({ kind: "get", key: blockKey(st.prefix, i) }));
+  const results = yield* idempotent([...baseOps, ...runs.map((r) => r.op)]);
+  const baseResults = results.slice(0, base.length);
+  if (!st.adopted) yield* checkTags(st, base, baseResults);
+  yield* vetBase(st, baseResults);
+  base.forEach((i, k) => {
+    st.cache.set(i, checkBase(st, i, expectOk(baseOps[k], baseResults[k], true), undefined));
   });
-  const results = yield* idempotent(ops);
-  if (!st.adopted) yield* checkTags(st, wanted, results);
-  yield* vetBase(st, results.filter((_, k) => !st.versions.has(wanted[k])));
   const fallback: number[] = [];
-  wanted.forEach((i, k) => {
-    const r = results[k].status === 416 ? results[k] : expectOk(ops[k], results[k], true);
-    const v = st.versions.get(i);
-    if (!v) {
-      st.cache.set(i, checkBase(st, i, r, undefined));
-    } else if (
-      isAbsent(r) || r.status === 416 || (v.putId !== undefined && r.meta?.[META.putId] !== v.putId)
-    ) {
-      fallback.push(i); // deleted by retention (maybe re-created since): use the base
-    } else {
-      const body = r.body ?? new Uint8Array(0);
-      if (body.length !== v.length || crc32(body) !== v.crc) {
-        throw new LogCorruptError(`block ${i} of txid ${v.txid} in ${v.key} fails its checksum`);
-      }
-      st.cache.set(i, body);
-    }
+  runs.forEach((run, k) => {
+    const r = results[base.length + k];
+    const got = splitRun(run, r.status === 416 ? r : expectOk(run.op, r, true));
+    // Gone: deleted by retention (maybe re-created since): use the base blocks.
+    if (got === "gone") fallback.push(...run.blocks.map((b) => b.index));
+    else run.blocks.forEach((b, j) => st.cache.set(b.index, got[j]));
   });
   if (fallback.length > 0) {
     const ops2: GetOp[] = fallback.map((i) => ({ kind: "get", key: blockKey(st.prefix, i) }));

@@ -48,12 +48,12 @@ function leaseBusy(o: LeaseView): VfsError {
   );
 }
 
-/** Smallest staged chunk (unless a block is larger): few requests for small blocks. */
-const MIN_CHUNK_BYTES = 1024 * 1024;
-/** Largest staged chunk (unless a block is larger). */
-const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
-/** Chunks uploading at once. */
-const STAGE_WINDOW = 2;
+/** Most bytes of staged chunks uploading at once (4 chunks of 4 MiB by default). */
+const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** Bytes in flight each request of `concurrency` may account for, at least. */
+const MIN_BYTES_PER_REQUEST = 256 * 1024;
+/** Most chunks uploading at once (fewer when `concurrency` is lower). */
+const STAGE_WINDOW = 4;
 
 /**
  * Stores a plain SQLite database read from `source` under `prefix`, as one
@@ -129,13 +129,14 @@ async function deserializeFrom(
   // deserialize will create (if another process creates it first, the commit is a conflict).
   const createId = existing?.adopted ? undefined : newPutId();
   const ns = existing?.adopted ? logNamespace(existing.config) : createId;
-  // Two chunks uploading, together the bytes of `concurrency` blocks (at least 2, at most 8 MiB).
-  const perChunk = Math.max(
-    MIN_CHUNK_BYTES,
-    Math.min(concurrency * blockSize, 2 * MAX_CHUNK_BYTES) / STAGE_WINDOW,
+  // Up to 16 MiB uploading, in up to four chunks of whole blocks: 4 x 4 MiB by default; a low
+  // `concurrency` means fewer, smaller chunks (2 with 1 MiB blocks: 2 x 1 MiB).
+  const window = Math.min(STAGE_WINDOW, concurrency);
+  const inFlight = Math.min(
+    MAX_BYTES_IN_FLIGHT,
+    concurrency * Math.max(blockSize, MIN_BYTES_PER_REQUEST),
   );
-  const chunkBytes = Math.max(1, Math.floor(perChunk / blockSize)) * blockSize;
-  const window = STAGE_WINDOW;
+  const chunkBytes = Math.max(1, Math.floor(inFlight / window / blockSize)) * blockSize;
 
   const reader = new HeaderReader();
   const filler = new BlockFiller(chunkBytes); // chunk buffers are reused once their PUT settled

@@ -22,15 +22,40 @@ export type LogRunner = <T>(step: Step<T>) => Promise<T>;
 /**
  * A runner over `ctx`'s client and bucket. Once `signal` aborts, the running
  * step rejects with its reason at once and sends no further request (requests
- * already sent finish in the background).
+ * already sent finish in the background). `limit`: most requests in flight at
+ * once (default: no limit; a batch is sent whole).
  */
-export function logRunner(ctx: BlockStoreContext, signal?: AbortSignal): LogRunner {
+export function logRunner(ctx: BlockStoreContext, signal?: AbortSignal, limit?: number): LogRunner {
   const store = new S3LogStore(ctx.client, ctx.bucket, { storeCheck: ctx.storeCheck });
+  const slots = limit === undefined ? undefined : new Semaphore(limit);
+  const send = (op: StoreOp): Promise<StoreResult> =>
+    signal?.aborted ? new Promise<StoreResult>(() => {}) : store.run(op);
   const guarded = {
-    run: (op: StoreOp): Promise<StoreResult> =>
-      signal?.aborted ? new Promise<StoreResult>(() => {}) : store.run(op),
+    run: (op: StoreOp): Promise<StoreResult> => slots ? slots.use(() => send(op)) : send(op),
   };
   return <T>(step: Step<T>): Promise<T> => raceAbort(runAsync(step, guarded), signal);
+}
+
+/** At most `n` tasks at once, the others queued in order. */
+class Semaphore {
+  #free: number;
+  #queue: (() => void)[] = [];
+
+  constructor(n: number) {
+    this.#free = n;
+  }
+
+  async use<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#queue.push(r));
+    try {
+      return await task();
+    } finally {
+      const wake = this.#queue.shift();
+      if (wake) wake();
+      else this.#free++;
+    }
+  }
 }
 
 /** Largest block size (see `checkBlockSize`): a single stored block of any allowed size fits. */

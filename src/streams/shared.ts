@@ -35,22 +35,8 @@ export function randomHex(bytes: number): string {
     .join("");
 }
 
-/**
- * Frees a chunk a stream transfer got from a GET and has finished with, at once
- * (detaching its buffer) instead of at the next garbage collection: V8 only
- * collects these off-heap buffers after tens of MiB have piled up, which
- * dominated peak RSS of large transfers. Only whole, non-shared buffers.
- */
-export function release(chunk: Uint8Array): void {
-  const buffer = chunk.buffer;
-  if (
-    buffer instanceof ArrayBuffer && chunk.byteOffset === 0 &&
-    chunk.byteLength === buffer.byteLength &&
-    typeof buffer.transfer === "function"
-  ) {
-    buffer.transfer(0);
-  }
-}
+/** Frees a chunk a stream transfer has finished with (src/buffers.ts). */
+export { release } from "../buffers.ts";
 
 /** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */
 export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -18,7 +18,12 @@ export interface BlockStoreContext {
   bucket: string;
   /** Block size used when writing (deserialize). Serialize reads whatever block size is stored. */
   blockSize: number;
-  /** Requests in flight at once (default: 16 MiB of blocks, 2..64 requests; 64 for 4 KiB blocks). */
+  /**
+   * Requests in flight at once (default: 16 MiB of blocks, 2..64 requests;
+   * 64 for 4 KiB blocks). Serialize sends at most this many GETs at once;
+   * deserialize uploads up to min(4, this) staged chunks at once, together
+   * at most 16 MiB (and at most this many times max(block size, 256 KiB)).
+   */
   concurrency?: number;
   /** Timing of the commit log for a database deserialize creates (default `DEFAULT_TIMING`). */
   timing?: Timing;
@@ -53,6 +58,12 @@ export interface SerializeOptions {
    * "no longer kept".
    */
   at?: number | Date;
+  /**
+   * Bytes of blocks fetched ahead of the reader, per window; two windows are
+   * in flight at once, so memory is about twice this (default 8 MiB; at least
+   * one block). Chunks handed out are up to 1 MiB (or this, if smaller).
+   */
+  windowBytes?: number;
 }
 
 /**

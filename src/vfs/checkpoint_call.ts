@@ -8,6 +8,7 @@
 
 import { checkpoint, type CheckpointOutcome, type CheckpointProgress } from "../log/checkpoint.ts";
 import { type AsyncStore, runAsync } from "../log/driver.ts";
+import type { FoldMemory } from "../log/fold_memory.ts";
 import { readConfig } from "../log/records.ts";
 
 /** Options of `S3VFS.checkpoint`. */
@@ -22,6 +23,8 @@ export interface CheckpointCallOptions {
 export interface CheckpointRunSettings {
   concurrency?: number;
   requestTimeoutMs: number;
+  /** The caller's memory of the database's blocks between runs (src/log/fold_memory.ts). */
+  memory?: FoldMemory;
 }
 
 /** Checkpoints `prefix` until nothing is due; the folds of several runs add up into one outcome. */

@@ -14,6 +14,7 @@
 import { Bridge } from "../bridge/caller.ts";
 import type { CheckpointOutcome } from "../log/checkpoint.ts";
 import { runSync } from "../log/driver.ts";
+import { FoldMemory } from "../log/fold_memory.ts";
 import type { Timing } from "../log/rules.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { StoreOp } from "../log/store.ts";
@@ -120,6 +121,8 @@ export class S3VFS {
   #leaseOff: boolean;
   #closeWaitMs: number;
   #storeCheck: "enforce" | "single-writer";
+  /** What `checkpoint()` remembers of each database's blocks between calls. */
+  #foldMemory = new Map<string, FoldMemory>();
 
   /** Resolves options, starts the I/O worker and registers the VFS. */
   constructor(options: S3VFSOptions = {}) {
@@ -322,9 +325,12 @@ export class S3VFS {
     const store = new S3LogStore(this.#streams().client, this.bucket, {
       storeCheck: this.#storeCheck,
     });
+    let memory = this.#foldMemory.get(prefix);
+    if (!memory) this.#foldMemory.set(prefix, memory = new FoldMemory());
     return await checkpointUntilDone(store, prefix, {
       concurrency: this.#concurrency,
       requestTimeoutMs: this.#s3Config.timeoutMs,
+      memory,
     }, options);
   }
 
