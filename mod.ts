@@ -76,6 +76,7 @@ export type {
 export {
   DatabaseReplacedError,
   HistoryGoneError,
+  LeaseBusyError,
   StoreContractError,
   UnsafeStoreError,
 } from "./src/log/errors.ts";

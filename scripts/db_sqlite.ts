@@ -71,9 +71,19 @@ export const DB_SQLITE_JSR = "jsr:@db/sqlite@0.13";
 export const DB_SQLITE_SHARED: string = new URL("../../shared/dbsqlite/mod.ts", import.meta.url)
   .href;
 
+function exists(url: string): boolean {
+  try {
+    return Deno.statSync(new URL(url)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 async function load(): Promise<{ url: string; mod: DbSqliteModule }> {
   const tried: string[] = [];
-  const candidates = [Deno.env.get("S3VFS_DB_SQLITE"), DB_SQLITE_JSR, DB_SQLITE_SHARED];
+  // The shared copy before JSR when it is there: no failing JSR download announced on every run.
+  const shared = exists(DB_SQLITE_SHARED) ? DB_SQLITE_SHARED : undefined;
+  const candidates = [Deno.env.get("S3VFS_DB_SQLITE"), shared, DB_SQLITE_JSR, DB_SQLITE_SHARED];
   for (const url of candidates) {
     if (!url) continue;
     try {

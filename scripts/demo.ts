@@ -37,12 +37,15 @@ async function list(s3: S3Client, when: string): Promise<void> {
     const objects: { key: string; size: number }[] = [];
     for await (const e of s3.list(bucket, { prefix: under })) objects.push(e);
     const bytes = objects.reduce((n, o) => n + o.size, 0);
-    const shown = [...objects.slice(0, 3), ...objects.slice(3).slice(-2)];
+    const cut = objects.length > 8; // many: the first 3, how many more, the last 2
     console.log(
-      `  ${objects.length} ${what} objects, ${bytes} bytes, under s3://${bucket}/${under}` +
-        (shown.length < objects.length ? ` (first 3 and last 2):` : ":"),
+      `  ${objects.length} ${what} objects, ${bytes} bytes, under s3://${bucket}/${under}:`,
     );
-    for (const o of shown) console.log(`    ${o.key}  ${o.size} B`);
+    for (const o of cut ? objects.slice(0, 3) : objects) console.log(`    ${o.key}  ${o.size} B`);
+    if (cut) {
+      console.log(`    ... ${objects.length - 5} more`);
+      for (const o of objects.slice(-2)) console.log(`    ${o.key}  ${o.size} B`);
+    }
   }
 }
 

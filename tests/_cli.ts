@@ -148,3 +148,8 @@ export function oneLineError(stderr: string): string {
   ok(lines[0].startsWith("error: "), stderr);
   return lines[0];
 }
+
+/** `text` without terminal escape sequences (a line editor's cursor moves, colors). */
+export function stripAnsi(text: string): string {
+  return text.replace(new RegExp(String.raw`\x1b\[[0-9;?]*[A-Za-z]`, "g"), "");
+}

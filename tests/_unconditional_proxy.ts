@@ -16,7 +16,7 @@
  * @module
  */
 
-import { AwsClient } from "aws4fetch";
+import { AwsClient } from "npm:aws4fetch@^1.0.20";
 
 /** Options of {@linkcode startUnconditionalProxy}. */
 export interface UnconditionalProxyOptions {

@@ -7,12 +7,51 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { commitKeyIn, FOLDABLE_AFTER_MS, freshBucket, UNKNOWN_KEY_ID } from "./_harness.ts";
+import {
+  commitKeyIn,
+  FOLDABLE_AFTER_MS,
+  freshBucket,
+  logPrefixIn,
+  UNKNOWN_KEY_ID,
+} from "./_harness.ts";
 import { CHINOOK_PATH, FAST_TIMING, openDb, settle, testVfs } from "./_vfs.ts";
-import { makeLocalDb, oneLineError, runCli, runCliInPty } from "./_cli.ts";
+import { makeLocalDb, oneLineError, runCli, runCliInPty, stripAnsi } from "./_cli.ts";
 import { COMMANDS } from "../src/cli/main.ts";
 
 const CHINOOK = await Deno.readFile(CHINOOK_PATH);
+
+Deno.test("cli: check, info and ls report staged garbage and its size", async () => {
+  await using b = await freshBucket("cli-garbage");
+  const url = `s3://${b.bucket}/g.db`;
+  equal((await runCli(["import", CHINOOK_PATH, url])).code, 0);
+  let r = await runCli(["info", url]);
+  match(
+    r.stdout,
+    /│ staged\s+│ 1 chunk \(984 KiB\)/,
+    "the import's data, referenced by its commit",
+  );
+  // What an interrupted transaction leaves: a chunk no commit references.
+  const stage = await logPrefixIn(b.client, b.bucket, "g.db", "stage");
+  await b.client.put(
+    b.bucket,
+    `${stage}${"2".padStart(20, "0")}.abc/0000000000`,
+    new Uint8Array(5000),
+  );
+  r = await runCli(["check", url]);
+  equal(r.code, 0, r.stdout + r.stderr);
+  match(r.stdout, /ok\s+staged: 1 chunk \(984 KiB\) referenced by commits/);
+  match(
+    r.stdout,
+    /note\s+staged garbage: 1 chunk \(4\.9 KiB\) that no commit references \(transactions that never committed\); retention deletes them once older than 60 min/,
+  );
+  r = await runCli(["info", url]);
+  match(
+    r.stdout,
+    /│ staged\s+│ 2 chunks \(989 KiB\): big transactions' data; check tells what is garbage/,
+  );
+  r = await runCli(["ls", `s3://${b.bucket}`]);
+  match(r.stdout, /│ g\.db .*│ 989 KiB │/);
+});
 
 Deno.test("cli: check passes on a healthy database and fails when a block is deleted", async () => {
   await using b = await freshBucket("cli-check");
@@ -225,10 +264,12 @@ Deno.test("cli: shell on a terminal prompts, continues statements and leaves on 
   await using b = await freshBucket("cli-shell-tty");
   const url = `s3://${b.bucket}/tty.db`;
   equal((await runCli(["import", CHINOOK_PATH, url])).code, 0);
+  // Typed before the shell is ready: nothing is lost.
   const r = await runCliInPty(["shell", url], "SELECT count(*) AS n\n  FROM Artist;\n.quit\n");
+  r.output = stripAnsi(r.output); // the line editor's cursor moves
   equal(r.code, 0, r.output);
   match(r.output, new RegExp(`${url.replace(/[./]/g, "\\$&")} \\(read-only\\), SQLite 3\\.`));
-  match(r.output, /s3vfs> +\.\.\.> /, "a prompt, then the continuation prompt");
+  match(r.output, /s3vfs> [\s\S]*\.\.\.> /, "a prompt, then the continuation prompt");
   match(r.output, /│ n +│\r?\n├─+┤\r?\n│ 275 │/);
 });
 

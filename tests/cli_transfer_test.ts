@@ -260,10 +260,10 @@ Deno.test("cli: Ctrl-C during an import leaves the target as it was", async () =
 Deno.test("cli: Ctrl-C during an export leaves the old file and no partial file", async () => {
   await using b = await freshBucket("cli-sigint-export");
   const url = `s3://${b.bucket}/big.db`;
-  const big = await makeLocalDb(6_000, 1000); // about 6 MiB, 1,500 blocks
+  const big = await makeLocalDb(24_000, 1000); // about 24 MiB: three windows of 8 MiB to read
   const dir = await Deno.makeTempDir();
-  // Every request 20 ms later: the export takes seconds, so Ctrl-C lands in the middle.
-  const proxy = startDelayProxy(new URL(testS3Options().endpoint).host, 20);
+  // Every request 500 ms later: the export takes seconds, so Ctrl-C lands in the middle.
+  const proxy = startDelayProxy(new URL(testS3Options().endpoint).host, 500);
   try {
     equal((await runCli(["import", big, url])).code, 0);
     const target = `${dir}/out.sqlite`;

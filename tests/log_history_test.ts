@@ -231,7 +231,9 @@ Deno.test("history: past snapshots, entries and dates, across a checkpoint, shri
   }
   assert.equal(await db.run(resolveAt(db.prefix, new Date(listing.date + 1000))), 7, "now");
   const before = new Date(entries[0].time.getTime() - 1);
-  assert.equal(await db.run(resolveAt(db.prefix, before)), 0, "nothing folded: txid 0 is kept");
+  // Before the first commit of a database made through the log: it did not exist (txid 0 is empty).
+  await assert.rejects(db.run(resolveAt(db.prefix, before)), /hist\/app\.db did not exist at/);
+  assert.equal(await db.run(resolveAt(db.prefix, 0)), 0, "txid 0 itself: the empty database");
   await assert.rejects(db.run(resolveAt(db.prefix, new Date(Date.now() + 60_000))), RangeError);
   await assert.rejects(db.run(resolveAt(db.prefix, 8)), RangeError);
   await assert.rejects(db.run(openAt(db.prefix, 8)), RangeError);

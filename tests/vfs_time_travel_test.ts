@@ -211,8 +211,12 @@ Deno.test("S3VFS time travel: once retention deleted its commits, a snapshot fai
   } finally {
     db.close();
   }
-  await sleep(8000); // older than G + M and R + M
-  equal((await vfs.checkpoint(prefix)).kind, "folded");
+  // Older than G + M by the store's Date (whole seconds; versitygw's trails up to 1 s) and R + M.
+  await sleep(HISTORY_TIMING.graceMs + HISTORY_TIMING.marginMs + 2500);
+  // Folded here, or already by the maintenance the last close asked for (a short-lived writer's).
+  const folded = await vfs.checkpoint(prefix);
+  ok(folded.kind === "folded" || folded.kind === "idle", JSON.stringify(folded));
+  equal((await vfs.info(prefix))?.checkpoint.txid, 4, "every commit folded");
   const w = openDb(vfs, prefix);
   try {
     w.exec("INSERT INTO t VALUES (3)");

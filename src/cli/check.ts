@@ -23,13 +23,21 @@ import {
   type ConfigRecord,
   decodeCommitIndex,
 } from "../log/format.ts";
-import { logKey, logNamespace, logPrefix, stageKey, txidOfLogKey } from "../log/keys.ts";
+import {
+  logKey,
+  logNamespace,
+  logPrefix,
+  stageKey,
+  stagePrefix,
+  txidOfLogKey,
+} from "../log/keys.ts";
 import { coldOpen } from "../log/open.ts";
 import { readCheckpoint, readConfig } from "../log/records.ts";
 import { S3LogStore } from "../log/s3_store.ts";
 import type { S3Client } from "../s3/client.ts";
+import type { ListEntry } from "../s3/types.ts";
 import { describeError } from "./errors.ts";
-import { plural } from "./format.ts";
+import { formatBytes, plural } from "./format.ts";
 
 /** What `check` found in the storage. */
 export interface StorageReport {
@@ -41,6 +49,18 @@ export interface StorageReport {
   passed: string[];
   /** Broken invariants, one line each. */
   problems: string[];
+  /** Worth knowing, not broken (garbage left by interrupted transactions), one line each. */
+  notes: string[];
+}
+
+/** Every object under `prefix`. */
+async function listAll(client: S3Client, bucket: string, prefix: string): Promise<ListEntry[]> {
+  return await Array.fromAsync(client.list(bucket, { prefix }));
+}
+
+/** Bytes of `entries`. */
+function sum(entries: ListEntry[]): number {
+  return entries.reduce((n, e) => n + e.size, 0);
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -59,7 +79,13 @@ export async function checkStorage(
   prefix: string,
 ): Promise<StorageReport> {
   const store = new S3LogStore(client, bucket);
-  const report: StorageReport = { exists: true, blockSize: 0, passed: [], problems: [] };
+  const report: StorageReport = {
+    exists: true,
+    blockSize: 0,
+    passed: [],
+    problems: [],
+    notes: [],
+  };
   const { passed, problems } = report;
   let config: ConfigRecord | null = null;
   let ck: CheckpointRecord | null = null;
@@ -74,9 +100,20 @@ export async function checkStorage(
     problems.push(`checkpoint record: ${describeError(e)}`);
   }
   const blocks = new Map<number, number>();
+  const foreign: string[] = [];
   for await (const e of client.list(bucket, { prefix: `${prefix}/` })) {
     const i = blockIndexOf(prefix, e.key);
     if (i !== undefined) blocks.set(i, e.size);
+    else foreign.push(e.key);
+  }
+  if (foreign.length) {
+    // Another database named inside this one (`<prefix>/...`), or stray objects: Python's
+    // sqlite-s3vfs counts every object under `<prefix>/` as a block.
+    problems.push(
+      `${plural(foreign.length, "object")} under ${prefix}/ that are not its blocks (e.g. ` +
+        `${foreign[0]}): a database named inside this one? Python sqlite-s3vfs would read them ` +
+        `as blocks; move it to another name`,
+    );
   }
   const logTxids: number[] = [];
   const ns = config ? logNamespace(config) : undefined;
@@ -154,6 +191,31 @@ export async function checkStorage(
       problems.push(`commit ${txid}: ${describeError(e)}`);
     }
   });
+  // Staged chunks no kept commit references: left by transactions that never committed (an
+  // interrupted import, a big transaction rolled back); retention deletes them in time.
+  const referenced = new Set<string>();
+  for (const [txid, index] of commits) {
+    for (const b of index.blocks) {
+      if (b.chunk !== undefined) referenced.add(stageKey(prefix, txid, index.putId, b.chunk, ns));
+    }
+  }
+  const staged = await listAll(client, bucket, stagePrefix(prefix));
+  const garbage = staged.filter((e) => !referenced.has(e.key));
+  if (staged.length > garbage.length) {
+    const used = staged.filter((e) => referenced.has(e.key));
+    passed.push(
+      `staged: ${plural(used.length, "chunk")} (${formatBytes(sum(used))}) referenced by commits`,
+    );
+  }
+  if (garbage.length) {
+    const mins = Math.round((config.timing.maxStageAgeMs + 2 * config.timing.marginMs) / 60_000);
+    report.notes.push(
+      `staged garbage: ${plural(garbage.length, "chunk")} (${formatBytes(sum(garbage))}) that ` +
+        `no commit references (transactions that never committed); retention deletes them ` +
+        `once older than ${mins} min`,
+    );
+  }
+
   const after = logTxids.filter((t) => t > ck!.txid).sort((a, b) => a - b);
   const gap = after.findIndex((t, k) => t !== ck!.txid + 1 + k);
   if (gap >= 0) problems.push(`the log has a gap: txid ${ck.txid + 1 + gap} is missing`);

@@ -43,6 +43,7 @@ export const checkCommand: Command = {
       db?.close();
     }
     for (const p of passed) s.out(`ok      ${p}\n`);
+    for (const p of report.notes) s.out(`note    ${p}\n`);
     for (const p of problems) s.out(`BROKEN  ${p}\n`);
     s.out(
       problems.length

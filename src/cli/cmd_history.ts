@@ -13,6 +13,7 @@ import { formatBytes, jsonReplacer, table } from "./format.ts";
 import { inspect } from "./inspect.ts";
 import { startProgress } from "./progress.ts";
 import type { Session } from "./session.ts";
+import { WAIT_OPTION, withLease } from "./lease_wait.ts";
 import type { S3VFS } from "../vfs/vfs.ts";
 
 /** The S3VFS for the existing database at `url`. */
@@ -126,7 +127,10 @@ export const restoreCommand: Command = {
   usage: "restore s3://bucket/prefix --at <txid|time>",
   details: "Writes the database as it was at a txid (see history) or a time (ISO 8601) as a\n" +
     "new commit: readers see it at once, and it can itself be undone.",
-  options: { at: { type: "string", value: "txid|time", help: "the state to restore" } },
+  options: {
+    at: { type: "string", value: "txid|time", help: "the state to restore" },
+    ...WAIT_OPTION,
+  },
   positionals: ["database"],
   async run(s: Session): Promise<number> {
     const at = s.option("at");
@@ -135,10 +139,12 @@ export const restoreCommand: Command = {
     const { vfs, prefix } = await openVfs(s, s.args.positionals[0], "restore");
     const progress = startProgress(`restore ${prefix}`);
     try {
-      const r = await s.interruptible(
-        s.args.positionals[0],
-        (signal) => vfs.restore(prefix, { at: when, signal, onProgress: progress.update }),
-      );
+      const loc = parseLocation(s.args.positionals[0], "restore");
+      const r = await withLease(s, loc, () =>
+        s.interruptible(
+          s.args.positionals[0],
+          (signal) => vfs.restore(prefix, { at: when, signal, onProgress: progress.update }),
+        ));
       progress.stop();
       s.out(`restored txid ${r.from} (${formatBytes(r.bytes)}) as txid ${r.txid}\n`);
       return 0;

@@ -73,7 +73,7 @@ export const lsCommand: Command = {
     }
     s.out(
       table(
-        ["database", "size", "page size", "block size", "txid", "log", "lease"],
+        ["database", "size", "page size", "block size", "txid", "log", "staged", "lease"],
         rows.map(({ i, lease }) => [
           i.prefix,
           i.size,
@@ -81,6 +81,7 @@ export const lsCommand: Command = {
           i.config.blockSize,
           i.adopted ? i.txid : "-",
           i.logLength,
+          i.stagedObjects ? formatBytes(i.stagedBytes) : "-",
           leaseHolder(lease),
         ]),
       ) + "\n",
@@ -145,6 +146,14 @@ export const infoCommand: Command = {
         i.checkpoint ? `txid ${i.checkpoint.txid}, ${i.checkpoint.size} bytes` : "none",
       ],
       ["log", `${plural(i.logLength, "commit")} after the checkpoint`],
+      [
+        "staged",
+        i.stagedObjects
+          ? `${plural(i.stagedObjects, "chunk")} (${
+            formatBytes(i.stagedBytes)
+          }): big transactions' data; check tells what is garbage`
+          : "none",
+      ],
       ["history", history],
       ["timing", formatTiming(i.config.timing)],
       ["lease", leaseText(lease)],

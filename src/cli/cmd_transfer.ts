@@ -25,6 +25,7 @@ import { inspect } from "./inspect.ts";
 import { startProgress } from "./progress.ts";
 import type { Session } from "./session.ts";
 import { formatTiming, parseTiming, sameTiming } from "./timing.ts";
+import { WAIT_OPTION, withLease } from "./lease_wait.ts";
 
 const OVERWRITE = {
   overwrite: { type: "boolean", help: "replace what is at the target" },
@@ -116,7 +117,7 @@ export const importCommand: Command = {
     "whole new database at once, and a failure or Ctrl-C leaves the target as it was. A\n" +
     "database created here gets --block-size and --timing (else the defaults: 4096 bytes;\n" +
     "grace 60 s, history kept 15 min, ...); an existing one keeps its own.",
-  options: { ...OVERWRITE, ...TIMING },
+  options: { ...OVERWRITE, ...TIMING, ...WAIT_OPTION },
   positionals: ["source", "target"],
   async run(s: Session): Promise<number> {
     const [source, target] = s.args.positionals;
@@ -125,15 +126,23 @@ export const importCommand: Command = {
     const vfs = await s.vfs(loc.bucket, settings.blockSize, settings.timing);
     const progress = startProgress(`import ${loc.prefix}`);
     try {
-      const result = await s.interruptible(`${loc.url}`, async (signal) => {
-        const options = { overwrite: s.flag("overwrite"), signal, onProgress: progress.update };
-        if (source === "-") {
-          const stdin = abortable(Deno.stdin.readable, signal);
-          return await cliWords(vfs.deserialize(loc.prefix, stdin, options));
-        }
-        return await cliWords(vfs.deserializeFromFile(loc.prefix, source, options));
-      });
+      const result = await withLease(s, loc, () =>
+        s.interruptible(`${loc.url}`, async (signal) => {
+          const options = { overwrite: s.flag("overwrite"), signal, onProgress: progress.update };
+          if (source === "-") {
+            const stdin = abortable(Deno.stdin.readable, signal);
+            return await cliWords(vfs.deserialize(loc.prefix, stdin, options));
+          }
+          return await cliWords(vfs.deserializeFromFile(loc.prefix, source, options));
+        }));
       progress.stop();
+      if (result.bytes === 0 && result.txid === 0) {
+        // An empty source is the empty database, which a new prefix stores as nothing at all.
+        throw new CliError(
+          `${source === "-" ? "stdin" : source} is empty: nothing was stored at ${loc.url} ` +
+            "(an empty file is an empty database; one is created at its first write)",
+        );
+      }
       s.out(summary("imported", result, loc));
       return 0;
     } finally {
@@ -161,9 +170,15 @@ export const exportCommand: Command = {
     const loc = parseLocation(source, "export");
     const found = await inspect(s.client(), loc.bucket, loc.prefix);
     if (!found) throw new CliError(`no database at ${loc.url}`);
-    if (target !== "-" && !s.flag("overwrite")) {
-      const exists = await Deno.lstat(target).then(() => true, () => false);
-      if (exists) throw new CliError(`${target} exists (add --overwrite to replace it)`);
+    if (target !== "-") {
+      const info = await Deno.stat(target).catch(() => undefined);
+      if (info?.isDirectory) {
+        const name = loc.prefix.split("/").at(-1);
+        throw new CliError(`${target} is a folder: name the file, e.g. ${target}/${name}`);
+      }
+      if (info && !s.flag("overwrite")) {
+        throw new CliError(`${target} exists (add --overwrite to replace it)`);
+      }
     }
     const vfs = await s.vfs(loc.bucket, found.config.blockSize);
     const progress = startProgress(`export ${loc.prefix}`);
@@ -200,7 +215,7 @@ export const cpCommand: Command = {
   details: "Reads one snapshot of the source and stores it at the target as one commit. The\n" +
     "target keeps its block size and timing if it exists, else gets the source's (or\n" +
     "--block-size, --timing).",
-  options: { ...OVERWRITE, ...TIMING },
+  options: { ...OVERWRITE, ...TIMING, ...WAIT_OPTION },
   positionals: ["source", "target"],
   async run(s: Session): Promise<number> {
     const [from, to] = s.args.positionals;
@@ -214,14 +229,15 @@ export const cpCommand: Command = {
     const dstVfs = await s.vfs(dst.bucket, settings.blockSize, settings.timing);
     const progress = startProgress(`cp ${src.prefix}`);
     try {
-      const result = await s.interruptible(dst.url, async (signal) => {
-        const stream = srcVfs.serialize(src.prefix, { signal });
-        return await cliWords(dstVfs.deserialize(dst.prefix, stream, {
-          overwrite: s.flag("overwrite"),
-          signal,
-          onProgress: (p) => progress.update({ bytes: p.bytes, total: p.total ?? found.size }),
+      const result = await withLease(s, dst, () =>
+        s.interruptible(dst.url, async (signal) => {
+          const stream = srcVfs.serialize(src.prefix, { signal });
+          return await cliWords(dstVfs.deserialize(dst.prefix, stream, {
+            overwrite: s.flag("overwrite"),
+            signal,
+            onProgress: (p) => progress.update({ bytes: p.bytes, total: p.total ?? found.size }),
+          }));
         }));
-      });
       progress.stop();
       s.out(summary("copied", result, dst, src.url));
       return 0;

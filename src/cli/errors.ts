@@ -72,7 +72,11 @@ export function describeError(err: unknown, extraCause?: unknown): string {
     if (c instanceof Error && c.name === "S3Error" && line.includes(m)) line = m;
     else if (m && !line.includes(m)) line += `: ${m}`;
   }
-  return line;
+  // The library's words for its options, in the tool's: there is no `credentials` option here.
+  return line.replace(
+    "pass `credentials` or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
+  );
 }
 
 /** The exit code for `err`. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import Table from "cli-table3";
+import Table from "npm:cli-table3@^0.6.5";
 
 /** A SQL value as @db/sqlite returns it. */
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array | undefined;

@@ -18,6 +18,7 @@ import {
   COMPANION_SUFFIX,
   logNamespace,
   logPrefix,
+  stagePrefix,
   txidOfLogKey,
 } from "../log/keys.ts";
 import { coldOpen } from "../log/open.ts";
@@ -53,6 +54,14 @@ export interface Inspection {
   blockObjects: number;
   /** Bytes they hold. */
   blockBytes: number;
+  /**
+   * Staged chunks under `<prefix>.s3vfs/stage/`: data of big transactions and
+   * imports, referenced by commits or garbage of ones that never committed
+   * (`check` tells which).
+   */
+  stagedObjects: number;
+  /** Bytes they hold. */
+  stagedBytes: number;
   /** The log's view, for further reads at this snapshot. */
   state: DbState;
 }
@@ -73,10 +82,11 @@ export async function inspect(
   const store = new S3LogStore(client, bucket);
   const state = await runAsync(coldOpen(prefix), store);
   if (!state) return null;
-  const [ck, log, blocks] = await Promise.all([
+  const [ck, log, blocks, staged] = await Promise.all([
     runAsync(readCheckpoint(prefix), store),
     listAll(client, bucket, logPrefix(prefix, logNamespace(state.config))),
     listAll(client, bucket, `${prefix}/`),
+    listAll(client, bucket, stagePrefix(prefix)),
   ]);
   const ns = logNamespace(state.config);
   const logTxids = log.map((e) => txidOfLogKey(prefix, e.key, ns)).filter((t) => t !== undefined);
@@ -100,6 +110,8 @@ export async function inspect(
     header,
     blockObjects: own.length,
     blockBytes: own.reduce((n, e) => n + e.size, 0),
+    stagedObjects: staged.length,
+    stagedBytes: staged.reduce((n, e) => n + e.size, 0),
     state,
   };
 }

@@ -10,13 +10,15 @@
 import { GLOBAL_OPTIONS, optionsHelp, parseCommandArgs } from "./args.ts";
 import { cpCommand, exportCommand, importCommand } from "./cmd_transfer.ts";
 import { infoCommand, lsCommand } from "./cmd_inspect.ts";
-import { queryCommand, shellCommand } from "./cmd_query.ts";
+import { queryCommand } from "./cmd_query.ts";
+import { shellCommand } from "./cmd_shell.ts";
 import { checkCommand } from "./cmd_check.ts";
 import { doctorCommand } from "./cmd_doctor.ts";
 import { checkpointCommand, historyCommand, restoreCommand } from "./cmd_history.ts";
 import type { Command } from "./command.ts";
 import { describeError, EXIT_USAGE, exitCodeOf, UsageError } from "./errors.ts";
 import { Session } from "./session.ts";
+import { VERSION } from "../version.ts";
 
 /** The tool's name in help and messages. */
 export const TOOL = "s3vfs";
@@ -54,8 +56,9 @@ AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the options below.
 Options of every command:
 ${optionsHelp(GLOBAL_OPTIONS)}
 
-'${TOOL} <command> --help' describes a command. Exit codes: 0 ok, 1 failure, 2 usage
-(doctor: 3 reads only, 4 unusable).
+'${TOOL} <command> --help' describes a command; '${TOOL} --version' prints the version.
+Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C; doctor: 3 reads only,
+4 unusable).
 `;
 }
 
@@ -96,6 +99,10 @@ export async function main(args: string[]): Promise<number> {
   const verbose = args.includes("--verbose") || args.includes("-v");
   let session: Session | undefined;
   try {
+    if (name === undefined && (args.includes("--version") || args.includes("-V"))) {
+      print(Deno.stdout, `${TOOL} ${VERSION} (@s3vfs/sqlite; Deno ${Deno.version.deno})\n`);
+      return 0;
+    }
     if (name === undefined || name === "help") {
       const topic = name === "help" ? rest.find((a) => !a.startsWith("-")) : undefined;
       const c = COMMANDS.find((x) => x.name === topic);

@@ -9,7 +9,7 @@
  */
 
 // @ts-types="npm:@types/cli-progress@^3.11.6"
-import cliProgress from "cli-progress";
+import cliProgress from "npm:cli-progress@^3.12.0";
 import process from "node:process";
 import type { TransferProgress } from "../streams/types.ts";
 import { formatBytes, formatDuration } from "./format.ts";

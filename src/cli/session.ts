@@ -4,7 +4,7 @@
  * bucket (made after `@db/sqlite` is loaded, so both use one libsqlite3, and
  * closed at the end), stdout and stderr, and Ctrl-C: while a transfer runs,
  * SIGINT aborts it through its AbortSignal (the streams then leave the target
- * as it was) instead of killing the process; a second Ctrl-C exits at once.
+ * as it was) instead of killing the process; a second Ctrl-C (a second or more later) exits at once.
  *
  * @module
  */
@@ -18,6 +18,12 @@ import { CliError, EXIT_INTERRUPTED } from "./errors.ts";
 import { type DbSqlite, loadDbSqlite } from "./sqlite.ts";
 
 const encoder = new TextEncoder();
+
+/** Signals that interrupt a transfer (stopping it cleanly) instead of killing the process. */
+const INTERRUPTS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** A signal this long after the first one means "exit now"; sooner, it is the same one again. */
+const SECOND_INTERRUPT_MS = 1000;
 
 function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = encoder.encode(text);
@@ -108,24 +114,43 @@ export class Session {
 
   /**
    * Runs `fn` with a signal that Ctrl-C aborts (with a CliError, exit code
-   * 130, saying `what` was left as it was). A second Ctrl-C exits at once.
+   * 130, saying `what` was left as it was). A second Ctrl-C (a second or more later) exits at once.
    */
   async interruptible<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
-    const onSigint = (): void => {
-      if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+    let first = 0;
+    const onSignal = (sig: Deno.Signal): void => {
+      // A second Ctrl-C exits at once; not one within a second of the first: under `deno task` a
+      // terminal's Ctrl-C reaches this process twice (directly and forwarded by the task runner).
+      // SIGTERM and SIGHUP (a supervisor, a terminal closing) only ever stop it cleanly.
+      if (controller.signal.aborted) {
+        if (sig === "SIGINT" && performance.now() - first > SECOND_INTERRUPT_MS) {
+          Deno.exit(EXIT_INTERRUPTED);
+        }
+        return;
+      }
+      first = performance.now();
       controller.abort(
         new CliError(`interrupted: ${what} left as it was`, { exitCode: EXIT_INTERRUPTED }),
       );
     };
-    Deno.addSignalListener("SIGINT", onSigint);
+    // Ctrl-C, and what a terminal closing or a supervisor (`deno task` among them) may send
+    // instead: each one stops the transfer the same way, leaving the target as it was.
+    const listeners = new Map<Deno.Signal, () => void>();
+    for (const sig of INTERRUPTS) {
+      const listener = () => onSignal(sig);
+      try {
+        Deno.addSignalListener(sig, listener);
+        listeners.set(sig, listener);
+      } catch { /* not on this platform (Windows has SIGINT and SIGBREAK only) */ }
+    }
     try {
       return await fn(controller.signal); // finished despite a late Ctrl-C: it is done
     } catch (e) {
       if (controller.signal.aborted) throw controller.signal.reason;
       throw e;
     } finally {
-      Deno.removeSignalListener("SIGINT", onSigint);
+      for (const [sig, listener] of listeners) Deno.removeSignalListener(sig, listener);
     }
   }
 

@@ -17,9 +17,7 @@ import { csvRows, jsonRows, table } from "./format.ts";
 import { inspect } from "./inspect.ts";
 import type { Session } from "./session.ts";
 import { type Database, type DbSqlite, splitStatements, type Statement } from "./sqlite.ts";
-
-/** How long a write waits for another process's writer lease (`PRAGMA busy_timeout`). */
-export const BUSY_TIMEOUT_MS = 10_000;
+import { leaseBusyOf, LeaseWaiter, waitMs } from "./lease_wait.ts";
 
 /** How rows are printed. */
 export type OutputMode = "table" | "json" | "csv";
@@ -36,6 +34,10 @@ export interface SqlConnection {
   db: Database;
   /** Whether it may write. */
   writable: boolean;
+  /** Waits for another writer's lease (read-write connections). */
+  waiter?: LeaseWaiter;
+  /** Opened at a past snapshot (`--at`). */
+  at?: boolean;
 }
 
 /** Opens the database at `url` (which must exist) for `command`. */
@@ -58,9 +60,16 @@ export async function connect(s: Session, url: string, command: string): Promise
   } catch (e) {
     throw new CliError(describeError(e, vfs.lastError), { cause: e }); // why SQLite could not open it
   }
-  // Another process's writer lease makes a write wait (SQLITE_BUSY) until it is given up.
-  if (writable) db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  return { location, sqlite, vfs, db, writable };
+  // Another process's writer lease makes a write fail with SQLITE_BUSY: runSql waits (--wait),
+  // saying who holds it, instead of SQLite's silent busy_timeout.
+  if (!writable) return { location, sqlite, vfs, db, writable, at: at !== undefined };
+  const waiter = new LeaseWaiter(
+    location.url,
+    waitMs(s),
+    (t) => s.err(t),
+    Deno.stderr.isTerminal(),
+  );
+  return { location, sqlite, vfs, db, writable, waiter };
 }
 
 /** Explains a failure of `sql`: the S3 cause of an I/O error, `--write` for a read-only one. */
@@ -68,7 +77,9 @@ export function sqlError(c: SqlConnection, err: unknown): CliError {
   const msg = err instanceof Error ? err.message : String(err);
   let hint = "";
   if (!c.writable && /readonly|read-only/i.test(msg)) {
-    hint = " (the database is opened read-only: add --write)";
+    hint = c.at
+      ? " (--at opens a past snapshot, which is read-only: restore --at makes it current)"
+      : " (the database is opened read-only: add --write)";
   }
   const io = /I\/O|disk/i.test(msg) ? c.vfs.lastError : undefined;
   return new CliError(describeError(err, io) + hint, { cause: err });
@@ -78,23 +89,31 @@ export function sqlError(c: SqlConnection, err: unknown): CliError {
 export function runSql(c: SqlConnection, sql: string, mode: OutputMode): string {
   let out = "";
   for (const text of splitStatements(c.sqlite, sql)) {
-    let stmt: Statement | undefined;
-    let columns: string[];
-    let rows: unknown[][];
-    try {
-      stmt = c.db.prepare(text);
-      columns = stmt.columnNames();
-      rows = stmt.values();
-      const done = stmt;
-      stmt = undefined;
-      done.finalize(); // reports the failure of the last step, if any
-    } catch (e) {
-      throw sqlError(c, e);
-    } finally {
+    let columns: string[] = [];
+    let rows: unknown[][] = [];
+    for (;;) {
+      let stmt: Statement | undefined;
       try {
-        stmt?.finalize();
-      } catch { /* already reported */ }
+        stmt = c.db.prepare(text);
+        columns = stmt.columnNames();
+        rows = stmt.values();
+        const done = stmt;
+        stmt = undefined;
+        done.finalize(); // reports the failure of the last step, if any
+        break;
+      } catch (e) {
+        // Another writer's lease: wait (--wait) and run the statement again; it changed nothing.
+        const busy = c.waiter && leaseBusyOf(e, c.vfs.lastError);
+        if (busy && c.waiter!.waitSync(busy)) continue;
+        c.waiter?.done();
+        throw busy ? c.waiter!.gaveUp(busy, e) : sqlError(c, e);
+      } finally {
+        try {
+          stmt?.finalize();
+        } catch { /* already reported */ }
+      }
     }
+    c.waiter?.done();
     if (columns.length === 0) continue;
     if (mode === "json") out += jsonRows(columns, rows) + "\n";
     else if (mode === "csv") out += csvRows(columns, rows);

@@ -2,9 +2,10 @@
  * `@db/sqlite` for the command-line tool, loaded when a command first needs
  * it and before any S3VFS is made (the VFS registers in the libsqlite3 copy
  * `@db/sqlite` loaded). It is imported by a computed specifier, in this order:
- * env `S3VFS_DB_SQLITE` (a module URL or path), `jsr:@db/sqlite@0.13` (what
- * users get), and, for a local checkout only, the published source kept in
- * `../shared/dbsqlite/` beside the project (machines without JSR). A
+ * env `S3VFS_DB_SQLITE` (a module URL or path); for a local checkout, the
+ * published source kept in `../shared/dbsqlite/` beside the project when it is
+ * there (machines without JSR: nothing is announced as downloaded in vain);
+ * `jsr:@db/sqlite@0.13` (what users get). A
  * computed specifier keeps `deno check` and `deno publish` from resolving a
  * JSR package these machines cannot reach, and keeps the library out of the
  * graph of `mod.ts` (library users bring their own); the part of its API
@@ -25,6 +26,8 @@ export interface Statement {
 
 /** The part of @db/sqlite's `Database` used here. */
 export interface Database {
+  /** The raw `sqlite3*` (the shell's Ctrl-C sets a progress handler on it). */
+  readonly unsafeHandle: Deno.PointerValue;
   /** Rows changed by the last statement. */
   readonly changes: number;
   /** Whether no transaction is open. */
@@ -75,6 +78,14 @@ export const DB_SQLITE_JSR = "jsr:@db/sqlite@0.13";
 
 let loaded: Promise<DbSqlite> | undefined;
 
+function exists(url: URL): boolean {
+  try {
+    return Deno.statSync(url).isFile;
+  } catch {
+    return false;
+  }
+}
+
 function candidates(): string[] {
   const out: string[] = [];
   let env: string | undefined;
@@ -85,10 +96,13 @@ function candidates(): string[] {
     const isUrl = /^[a-z][a-z0-9+.-]*:/i.test(env) && !/^[a-z]:[\\/]/i.test(env);
     out.push(isUrl ? env : new URL(env, `file://${Deno.cwd()}/`).href);
   }
-  out.push(DB_SQLITE_JSR);
+  // From a checkout with the published source beside it (machines without JSR): that copy first,
+  // so that no failing JSR download is announced on every run.
   if (import.meta.url.startsWith("file:")) {
-    out.push(new URL("../../../shared/dbsqlite/mod.ts", import.meta.url).href);
+    const shared = new URL("../../../shared/dbsqlite/mod.ts", import.meta.url);
+    if (exists(shared)) out.push(shared.href);
   }
+  out.push(DB_SQLITE_JSR);
   return out;
 }
 

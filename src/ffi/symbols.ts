@@ -29,6 +29,11 @@ export const SYMBOLS = {
   sqlite3_malloc: { parameters: ["i32"], result: "pointer" },
   // const char *sqlite3_errstr(int)
   sqlite3_errstr: { parameters: ["i32"], result: "pointer" },
+  // void sqlite3_progress_handler(sqlite3*, int nOps, int(*xProgress)(void*), void*)
+  sqlite3_progress_handler: {
+    parameters: ["pointer", "i32", "function", "pointer"],
+    result: "void",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound functions of {@link SYMBOLS}. */

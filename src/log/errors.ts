@@ -7,6 +7,8 @@
 
 import { VfsError } from "../errors.ts";
 
+/** SQLITE_BUSY: another process holds the writer lease. */
+const SQLITE_BUSY = 5;
 /** SQLITE_IOERR_READ: what a read that cannot be served at its snapshot reports. */
 const SQLITE_IOERR_READ = 266;
 /** SQLITE_CORRUPT. */
@@ -237,5 +239,38 @@ export class StoreContractError extends VfsError {
       },
     );
     this.name = "StoreContractError";
+  }
+}
+
+/**
+ * Another process holds the writer lease of a database: a write waits (the
+ * VFS answers SQLITE_BUSY, so `PRAGMA busy_timeout` retries) until it is
+ * given up or expires. `S3VFS.lastError` after a "database is locked".
+ */
+export class LeaseBusyError extends VfsError {
+  /** The database. */
+  readonly prefix: string;
+  /** The holder's host name ("" when it did not record one). */
+  readonly host: string;
+  /** The holder's process id. */
+  readonly pid: number;
+  /** Server time (ms) at which the lease stops counting unless renewed, when known. */
+  readonly expiresAt: number | undefined;
+
+  /** Builds the error. */
+  constructor(o: { prefix: string; host: string; pid: number; expiresAt?: number }) {
+    const until = o.expiresAt === undefined
+      ? ""
+      : ` until ${new Date(o.expiresAt).toISOString()} unless renewed`;
+    super(
+      `s3vfs: ${o.prefix}: the writer lease is held by ${o.host || "?"} pid ${o.pid}${until}; ` +
+        "the database is busy",
+      { sqliteCode: SQLITE_BUSY },
+    );
+    this.name = "LeaseBusyError";
+    this.prefix = o.prefix;
+    this.host = o.host;
+    this.pid = o.pid;
+    this.expiresAt = o.expiresAt;
   }
 }

@@ -219,7 +219,8 @@ export async function* iterateHistory(
  * it falls (nothing was deleted, or `at` is within R of the LIST: every
  * deleted commit is older). Dates are compared with the server's clock: a
  * date more than M past the LIST's `Date` (whole seconds) is in the future.
- * Throws RangeError for a txid past the head, a bad txid or a future date,
+ * Throws RangeError for a txid past the head, a bad txid, a future date or a
+ * date before the database existed (made through the log: empty at txid 0),
  * {@linkcode HistoryGoneError} for what is no longer kept.
  */
 export function resolveIn(listing: HistoryListing, at: number | Date): number {
@@ -243,6 +244,16 @@ export function resolveIn(listing: HistoryListing, at: number | Date): number {
   for (const c of listing.commits) if (c.lastModified <= ms) found = c.txid;
   if (found < 0 && (first === 1 || ms >= listing.date - keepHistoryMs + 2 * marginMs)) {
     found = first - 1;
+  }
+  if (
+    found === 0 && listing.adopted && listing.checkpoint.txid === 0 &&
+    listing.checkpoint.size === 0 && listing.commits.length > 0
+  ) {
+    // Before its first commit a database made through the log did not exist (txid 0 is empty).
+    throw new RangeError(
+      `${prefix} did not exist at ${at.toISOString()}: its first commit was written at ` +
+        `${new Date(listing.commits[0].lastModified).toISOString()}`,
+    );
   }
   if (found < oldest) {
     throw new HistoryGoneError({

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { AwsClient } from "aws4fetch";
+import { AwsClient } from "npm:aws4fetch@^1.0.20";
 import { S3Error } from "../errors.ts";
 import type { RequestEvent, RequestKind, S3ClientOptions } from "./types.ts";
 import { attemptTimeoutMs, type ResolvedS3Config } from "./config.ts";

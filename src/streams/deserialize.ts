@@ -11,7 +11,7 @@
 import { blockCount, checkBlockSize } from "../blocks.ts";
 import { elapsed } from "../clock.ts";
 import { VfsError } from "../errors.ts";
-import { SQLITE_BUSY } from "../codes.ts";
+import { LeaseBusyError } from "../log/errors.ts";
 import { crc32 } from "../log/crc32.ts";
 import type { BlockRef } from "../log/format.ts";
 import { logNamespace, newPutId, stageKey } from "../log/keys.ts";
@@ -40,12 +40,13 @@ import type {
 import { BlockFiller, UploadWindow } from "./uploads.ts";
 
 /** Another process holds the writer lease: the database is busy. */
-function leaseBusy(o: LeaseView): VfsError {
-  return new VfsError(
-    `the writer lease is held by ${o.record.host || "?"} pid ${o.record.pid} until ` +
-      `${new Date(o.expiresAt).toISOString()} unless renewed; nothing was written; retry later`,
-    { sqliteCode: SQLITE_BUSY },
-  );
+function leaseBusy(prefix: string, o: LeaseView): LeaseBusyError {
+  return new LeaseBusyError({
+    prefix,
+    host: o.record.host,
+    pid: o.record.pid,
+    expiresAt: o.expiresAt,
+  });
 }
 
 /** Most bytes of staged chunks uploading at once (4 chunks of 4 MiB by default). */
@@ -248,7 +249,7 @@ async function deserializeFrom(
       const att = await run(
         acquireLease(prefix, localIdentity(defaultLeaseTtl(timing)), timing),
       );
-      if (att.kind === "busy") throw leaseBusy(att.other);
+      if (att.kind === "busy") throw leaseBusy(prefix, att.other);
       lease = att.lease;
     }
     let st: DbState;

@@ -106,6 +106,12 @@ export async function serializeToFile(
     await reader.cancel(err).catch(() => {});
     closeQuietly(file);
     await Deno.remove(tmp).catch(() => {});
+    // A file-system failure names the temporary file: say it about the file asked for.
+    if (err instanceof Error && err.message.includes(String(tmp))) {
+      const named = new Error(err.message.replaceAll(String(tmp), String(path)));
+      named.name = err.name;
+      throw named;
+    }
     throw err;
   }
   return { bytes };

@@ -127,6 +127,14 @@ export class S3Handlers implements VfsHandlers {
     return this.#handles.size;
   }
 
+  /** Called when the last open file closes (see S3VFS's disposal). */
+  onIdle: (() => void) | undefined;
+
+  /** Gives up every writer lease this VFS holds (at process exit). */
+  releaseLeasesAtExit(): void {
+    for (const f of this.#files.values()) f.releaseLeaseAtExit();
+  }
+
   /** Forgets in-memory state of `prefix`. Throws if it is open. */
   forget(prefix: string): void {
     const f = this.#files.get(prefix);
@@ -157,7 +165,7 @@ export class S3Handlers implements VfsHandlers {
     if (open) return open; // that txid is already open here: no need to list the history again
     const listing = ctx.run(listHistory(prefix));
     if (!listing) {
-      throw new VfsError(`no database at s3://${this.#init.bucket}/${prefix}/`, {
+      throw new VfsError(`no database at s3://${this.#init.bucket}/${prefix}`, {
         sqliteCode: F.SQLITE_CANTOPEN,
       });
     }
@@ -253,7 +261,7 @@ export class S3Handlers implements VfsHandlers {
     const file = this.file(name);
     if (!(flags & F.SQLITE_OPEN_CREATE) && !file.exists()) {
       throw new VfsError(
-        `no database at s3://${this.#init.bucket}/${name}/ (open with SQLITE_OPEN_CREATE to make one)`,
+        `no database at s3://${this.#init.bucket}/${name} (open with SQLITE_OPEN_CREATE to make one)`,
         { sqliteCode: F.SQLITE_CANTOPEN },
       );
     }
@@ -318,6 +326,7 @@ export class S3Handlers implements VfsHandlers {
       h.file.maintainIfDue();
     }
     if (h.file.openCount === 0 && h.file.frozen) this.#dropPast(h.file);
+    if (this.#handles.size === 0) this.onIdle?.();
     return F.SQLITE_OK;
   }
 

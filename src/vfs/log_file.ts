@@ -379,6 +379,11 @@ export class LogFile {
     this.lease?.release(this.timing);
   }
 
+  /** Gives the writer lease up whatever the locks (the process is exiting: nothing commits now). */
+  releaseLeaseAtExit(): void {
+    this.lease?.release(this.timing);
+  }
+
   /** Forgets the write transaction (after COMMIT or ROLLBACK, when the write lock goes). */
   endWrite(): void {
     this.lease?.armIdle(() => this.releaseLease());

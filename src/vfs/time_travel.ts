@@ -104,7 +104,7 @@ export async function restore(
 ): Promise<RestoreResult> {
   const run = runner(ctx);
   const listing = await run(listHistory(prefix));
-  if (!listing) throw new TypeError(`no database at s3://${ctx.bucket}/${prefix}/`);
+  if (!listing) throw new TypeError(`no database at s3://${ctx.bucket}/${prefix}`);
   const from = resolveIn(listing, options.at);
   const source = serialize(ctx, prefix, { at: from, signal: options.signal });
   const r = await deserialize(ctx, prefix, source, {

@@ -62,6 +62,9 @@ import { checkName, S3Handlers } from "./handlers.ts";
 
 let counter = 0;
 
+/** Events after which the process normally exits: the end, an uncaught error or rejection. */
+const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
+
 /** The `at` URI parameter: a txid, or a time as ISO 8601. */
 function encodeAt(at: number | Date): string {
   if (at instanceof Date) {
@@ -192,6 +195,9 @@ export class S3VFS {
         sqliteCode: rc,
       });
     }
+    // Leases still held when the process ends (a script that never closed, an uncaught error)
+    // are given up instead of blocking other writers until their TTL.
+    for (const e of EXIT_EVENTS) globalThis.addEventListener(e, this.#onUnload);
   }
 
   /**
@@ -262,6 +268,8 @@ export class S3VFS {
       throw new VfsError(`S3VFS ${this.name}: close the ${open} open database file(s) first`);
     }
     this.#closed = true;
+    this.#methods.onIdle = undefined;
+    for (const e of EXIT_EVENTS) globalThis.removeEventListener(e, this.#onUnload);
     this.#methods.closed = true;
     this.#lib.symbols.sqlite3_vfs_unregister(this.#facade.pointer);
     // Background maintenance in progress finishes (bounded), or stops and gives its claim up.
@@ -466,8 +474,29 @@ export class S3VFS {
     return result;
   }
 
-  /** Same as {@linkcode S3VFS.close}. */
+  /**
+   * {@linkcode S3VFS.close} at the end of a `using` scope. With connections
+   * still open (say the scope is left by an error before `db.close()`), it
+   * does not throw over that error: it warns, and the VFS closes by itself
+   * once the last connection is closed.
+   */
   [Symbol.dispose](): void {
-    this.close();
+    const open = this.#methods.openFiles;
+    if (this.#closed || !open) return this.close();
+    console.warn(
+      `s3vfs: S3VFS ${this.name} was disposed with ${open} open database file(s); ` +
+        "it closes when they are closed",
+    );
+    this.#methods.onIdle = () => {
+      // Not from inside SQLite's xClose: once it has returned.
+      setTimeout(() => {
+        if (!this.#closed && this.#methods.openFiles === 0) this.close();
+      }, 0);
+    };
   }
+
+  /** At process exit: give up the writer leases still held (a script that never closed, or died). */
+  #onUnload = (): void => {
+    if (!this.#closed) this.#methods.releaseLeasesAtExit();
+  };
 }

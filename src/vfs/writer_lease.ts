@@ -12,8 +12,6 @@
  */
 
 import { elapsed } from "../clock.ts";
-import { SQLITE_BUSY } from "../codes.ts";
-import { VfsError } from "../errors.ts";
 import { fetchCommit, type FetchResult } from "../log/commits.ts";
 import {
   acquireLease,
@@ -27,6 +25,7 @@ import {
   readLease,
   releaseLease,
 } from "../log/lease.ts";
+import { LeaseBusyError } from "../log/errors.ts";
 import { freshEnough, type Timing } from "../log/rules.ts";
 import type { DbState } from "../log/snapshot.ts";
 import { parallel, type Step } from "../log/store.ts";
@@ -171,14 +170,14 @@ export class WriterLease {
     }
   }
 
-  #busyError(): VfsError {
+  #busyError(): LeaseBusyError {
     const o = this.#busy;
-    const who = o ? ` by ${o.record.host || "?"} pid ${o.record.pid}` : "";
-    const until = o ? ` until ${new Date(o.expiresAt).toISOString()} unless renewed` : "";
-    return new VfsError(
-      `s3vfs: ${this.prefix}: the writer lease is held${who}${until}; the database is busy`,
-      { sqliteCode: SQLITE_BUSY },
-    );
+    return new LeaseBusyError({
+      prefix: this.prefix,
+      host: o?.record.host ?? "",
+      pid: o?.record.pid ?? 0,
+      expiresAt: o?.expiresAt,
+    });
   }
 
   /**
