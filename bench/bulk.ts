@@ -97,7 +97,7 @@ const timing = {
   graceMs: 1000,
   maxCommitLagMs: 2000,
   keepHistoryMs: 6000,
-  maxStageAgeMs: 2000,
+  maxStageAgeMs: 3_600_000, // a big import stages for longer than the other periods
   marginMs: 1000,
 };
 const dir = await Deno.makeTempDir({ prefix: "s3vfs-bulk-" });
