@@ -16,6 +16,7 @@
  * @module
  */
 
+import { testS3Options } from "./_harness.ts";
 import { AwsClient } from "npm:aws4fetch@^1.0.20";
 
 /** Options of {@linkcode startUnconditionalProxy}. */
@@ -96,4 +97,16 @@ export function startUnconditionalProxy(o: UnconditionalProxyOptions): Unconditi
       await server.shutdown();
     },
   };
+}
+
+/** The proxy in front of the test store (its endpoint and credentials). */
+export function proxyToTestStore(dropMetadata = false): UnconditionalProxy {
+  const s3 = testS3Options();
+  return startUnconditionalProxy({
+    upstream: s3.endpoint,
+    accessKeyId: s3.credentials.accessKeyId,
+    secretAccessKey: s3.credentials.secretAccessKey,
+    region: s3.region,
+    dropMetadata,
+  });
 }

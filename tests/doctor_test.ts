@@ -9,18 +9,7 @@ import { checkStore } from "../mod.ts";
 import { freshBucket, testS3Options } from "./_harness.ts";
 import { runCli } from "./_cli.ts";
 import { startFaultProxy } from "./_fault_proxy.ts";
-import { startUnconditionalProxy } from "./_unconditional_proxy.ts";
-
-function proxy(dropMetadata = false): ReturnType<typeof startUnconditionalProxy> {
-  const s3 = testS3Options();
-  return startUnconditionalProxy({
-    upstream: s3.endpoint,
-    accessKeyId: s3.credentials.accessKeyId,
-    secretAccessKey: s3.credentials.secretAccessKey,
-    region: s3.region,
-    dropMetadata,
-  });
-}
+import { proxyToTestStore } from "./_unconditional_proxy.ts";
 
 async function keys(
   b: { client: { list(bucket: string): AsyncIterable<{ key: string }> }; bucket: string },
@@ -55,7 +44,7 @@ Deno.test("checkStore() on the test store: safe for many writers, clock and late
 
 Deno.test("checkStore() through a store ignoring conditional writes: reads only, and why", async () => {
   await using b = await freshBucket("doctor-uncond");
-  await using p = proxy();
+  await using p = proxyToTestStore();
   const r = await checkStore({ ...testS3Options(), endpoint: p.url, bucket: b.bucket, samples: 2 });
   equal(r.verdict, "read-only");
   deepEqual(r.missing, ["createOnly", "createOnlyRace", "ifMatch", "ifMatchAbsent"]);
@@ -91,7 +80,7 @@ Deno.test("s3vfs doctor: exit 0 on the test store, 3 when conditional writes are
   match(good.stdout, /latency: GET p50 [\d.]+ ms, p99 [\d.]+ ms \(3\); PUT p50/);
   match(good.stdout, /everything written was deleted/);
 
-  await using p = proxy();
+  await using p = proxyToTestStore();
   const bad = await runCli(["doctor", `s3://${b.bucket}`, "--samples", "2"], {
     env: { AWS_ENDPOINT_URL_S3: p.url },
   });
@@ -99,7 +88,7 @@ Deno.test("s3vfs doctor: exit 0 on the test store, 3 when conditional writes are
   match(bad.stdout, /│ NO │ createOnly +│ PUT If-None-Match: \* over an existing object +│ 200/);
   match(bad.stdout, /verdict: SAFE FOR READS ONLY: writes would be refused/);
 
-  await using lossy = proxy(true);
+  await using lossy = proxyToTestStore(true);
   const worse = await runCli(["doctor", `s3://${b.bucket}`, "--json", "--samples", "1"], {
     env: { AWS_ENDPOINT_URL_S3: lossy.url },
   });

@@ -21,20 +21,10 @@ import { deserialize } from "../src/streams/mod.ts";
 import { forgetStoreChecks } from "../src/log/store_check.ts";
 import { freshBucket, testClient, testS3Options } from "./_harness.ts";
 import { makeDb, withTempDir } from "./_streams.ts";
-import { startUnconditionalProxy } from "./_unconditional_proxy.ts";
+import { proxyToTestStore } from "./_unconditional_proxy.ts";
 import { openDb, testVfs } from "./_vfs.ts";
 import { createSchema, dbPrefix, eventsWith, readFinal, spawnChild } from "./mp_lib.ts";
 import type { S3Client } from "../src/s3/client.ts";
-
-function proxy(): ReturnType<typeof startUnconditionalProxy> {
-  const s3 = testS3Options();
-  return startUnconditionalProxy({
-    upstream: s3.endpoint,
-    accessKeyId: s3.credentials.accessKeyId,
-    secretAccessKey: s3.credentials.secretAccessKey,
-    region: s3.region,
-  });
-}
 
 async function keysOf(client: S3Client, bucket: string): Promise<string[]> {
   const keys: string[] = [];
@@ -47,7 +37,7 @@ Deno.test("store check: 4 writer processes through a store ignoring conditional 
   const prefix = dbPrefix("uncond");
   createSchema(b.bucket, prefix); // through MinIO itself
   const before = await keysOf(b.client, b.bucket);
-  await using p = proxy();
+  await using p = proxyToTestStore();
   const writers = Array.from({ length: 4 }, (_, k) =>
     spawnChild({
       label: `writer ${k}`,
@@ -88,7 +78,7 @@ Deno.test('store check: storeCheck "single-writer" writes through such a store, 
   await using b = await freshBucket("check-single");
   const prefix = dbPrefix("single");
   createSchema(b.bucket, prefix);
-  await using p = proxy();
+  await using p = proxyToTestStore();
   const r = await spawnChild({
     label: "single writer",
     script: "mp_once.ts",
@@ -108,7 +98,7 @@ Deno.test('store check: storeCheck "single-writer" writes through such a store, 
 
 Deno.test("store check: deserialize through such a store refuses before staging anything", async () => {
   await using b = await freshBucket("check-deser");
-  await using p = proxy();
+  await using p = proxyToTestStore();
   forgetStoreChecks();
   const s3 = testS3Options();
   const client = testClient({ endpoint: p.url });
