@@ -52,6 +52,17 @@ class Counter {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Rewrites every row of `b.db` (every table page changes), then waits until it may be folded. */
+async function changeEveryRow(bucket: string): Promise<void> {
+  {
+    using vfs = testVfs(bucket, { timing: FAST_TIMING });
+    const db = openDb(vfs, "b.db");
+    db.exec("UPDATE t SET b = randomblob(length(b))");
+    db.close();
+  }
+  await sleep(FOLDABLE_AFTER_MS);
+}
+
 type Folded = Extract<CheckpointOutcome, { kind: "folded" }>;
 
 async function fold(
@@ -108,13 +119,7 @@ Deno.test("bulk requests: coalesced reads from the log; checkpoints at <= 1.1 re
     ok(n.total <= 1.1 * first.written, `checkpoint: ${n.total} requests, ${first.written} blocks`);
 
     // Every table page changed, then the same checkpointer again: remembered ETags, no HEAD.
-    {
-      using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
-      const db = openDb(vfs, "b.db");
-      db.exec("UPDATE t SET b = randomblob(length(b))");
-      db.close();
-    }
-    await sleep(FOLDABLE_AFTER_MS);
+    await changeEveryRow(b.bucket);
     n.reset();
     const second = await fold(b.client, b.bucket, "b.db", memory);
     // The table's pages, not the index's: over half of the blocks.
@@ -123,13 +128,7 @@ Deno.test("bulk requests: coalesced reads from the log; checkpoints at <= 1.1 re
     ok(n.total <= 1.1 * second.written, `again: ${n.total} requests, ${second.written} blocks`);
 
     // A checkpointer that remembers nothing (another process) HEADs each block below the end.
-    {
-      using vfs = testVfs(b.bucket, { timing: FAST_TIMING });
-      const db = openDb(vfs, "b.db");
-      db.exec("UPDATE t SET b = randomblob(length(b))");
-      db.close();
-    }
-    await sleep(FOLDABLE_AFTER_MS);
+    await changeEveryRow(b.bucket);
     n.reset();
     const third = await fold(b.client, b.bucket, "b.db", new FoldMemory());
     ok(n.head >= third.written && n.head <= third.written + 1, `a HEAD per block: ${n.head}`);
